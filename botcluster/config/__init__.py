@@ -1,5 +1,8 @@
 """Configuration: `load(path)` returns a frozen, validated `Config` or raises `ConfigError`."""
 
+# `botcluster.config.load` is the function; the module of the same name is shadowed on purpose
+# (import it as `from botcluster.config.load import ...` when needed).
+from botcluster.config.load import load
 from botcluster.config.model import (
     BoardConfig,
     BotConfig,
@@ -22,4 +25,5 @@ __all__ = [
     "LocalServer",
     "MetricsConfig",
     "RateLimits",
+    "load",
 ]
