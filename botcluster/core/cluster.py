@@ -1,0 +1,156 @@
+"""The dispatcher's view of the LLM hosts: health, slots, loaded models, loads, memory.
+
+Pure bookkeeping with no I/O: the supervisor feeds it host reports (`HostReport`), the dispatcher
+reserves and releases slots on it, and `choose` answers "where could this model run right now?".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+MAX_HOST_BACKOFF_S = 60.0
+
+
+@dataclass(frozen=True)
+class HostReport:
+    """What a host adapter read from a host. `loaded` maps model -> loaded context length."""
+
+    host: str
+    up: bool
+    slots: int | None = None  # None: keep the configured value
+    loaded: dict[str, int] = field(default_factory=dict)
+    sizes_gb: dict[str, float] = field(default_factory=dict)  # catalogue sizes where known
+    serves_any: bool = False  # JIT host: any model it lists can be requested
+    error: str = ""
+
+
+@dataclass
+class HostView:
+    name: str
+    slots: int
+    memory_gb: float | None = None
+    serves: frozenset[str] = frozenset()  # empty: whatever it reports
+    up: bool = True
+    inflight: int = 0
+    loaded: dict[str, int] = field(default_factory=dict)  # model -> context length (0 unknown)
+    loading: set[str] = field(default_factory=set)
+    sizes_gb: dict[str, float] = field(default_factory=dict)
+    last_used: dict[str, float] = field(default_factory=dict)
+    running: dict[str, int] = field(default_factory=dict)  # model -> leases running on it
+    down_until: float = 0.0  # circuit breaker: no traffic before this (half-open after)
+    failures: int = 0
+    static_loaded: bool = False  # a host that serves fixed models and cannot load (llama.cpp)
+
+    @property
+    def free(self) -> int:
+        return self.slots - self.inflight
+
+    def can_serve(self, model: str) -> bool:
+        return not self.serves or model in self.serves
+
+    def usable(self, now: float) -> bool:
+        """Up, or down but past its backoff with nothing in flight (one half-open probe)."""
+        return self.up or (now >= self.down_until and self.inflight == 0)
+
+    def memory_used(self) -> float:
+        return sum(self.sizes_gb.get(m, 0.0) for m in set(self.loaded) | self.loading)
+
+
+@dataclass(frozen=True)
+class Placement:
+    host: str
+    load: bool
+    evict: tuple[str, ...] = ()
+
+
+def find_loaded(hosts: list[HostView], model: str, now: float) -> HostView | None:
+    """The host with the model loaded and the most free slots, or None."""
+    best: HostView | None = None
+    for h in hosts:
+        runnable = model in h.loaded and model not in h.loading and h.free > 0 and h.usable(now)
+        if runnable and (best is None or h.free > best.free):
+            best = h
+    return best
+
+
+def find_load(hosts: list[HostView], model: str, now: float,
+              busy_models: set[str]) -> Placement | None:
+    """A host that can load `model` now: usable, a free slot, no other load under way.
+
+    Prefers a host with free memory; otherwise evicts least-recently-used models that have no
+    running or queued work (`busy_models`). Returns None when no host can take the load.
+    """
+    fits: list[tuple[float, HostView, tuple[str, ...]]] = []
+    for h in hosts:
+        if not h.can_serve(model) or h.static_loaded or h.loading or h.free <= 0:
+            continue
+        if not h.usable(now) or model in h.loaded:
+            continue
+        evict = _evictions(h, model, busy_models)
+        if evict is None:
+            continue
+        # Fewer evictions first, then the host with the most free slots.
+        fits.append((len(evict) * 1000 - h.free, h, evict))
+    if not fits:
+        return None
+    fits.sort(key=lambda f: (f[0], f[1].name))
+    _, host, evict = fits[0]
+    return Placement(host.name, load=True, evict=evict)
+
+
+def _evictions(h: HostView, model: str, busy: set[str]) -> tuple[str, ...] | None:
+    """Models to unload from `h` so that `model` fits, LRU first; None if it cannot fit."""
+    if h.memory_gb is None:
+        return ()  # no budget known: the host itself decides (and says OOM if it must)
+    need = h.sizes_gb.get(model, 0.0)
+    free = h.memory_gb - h.memory_used()
+    if need <= free:
+        return ()
+    idle = [m for m in h.loaded if h.running.get(m, 0) == 0 and m not in busy]
+    idle.sort(key=lambda m: h.last_used.get(m, 0.0))
+    out: list[str] = []
+    for m in idle:
+        out.append(m)
+        free += h.sizes_gb.get(m, 0.0)
+        if need <= free:
+            return tuple(out)
+    return None
+
+
+# --- health and reports ---------------------------------------------------------------------
+
+
+def apply_report(host: HostView, report: HostReport, now: float) -> None:
+    """Merge a host's own account of itself into the view."""
+    if not report.up:
+        mark_down(host, report.error, now)
+        return
+    mark_up(host)
+    if report.slots:
+        host.slots = report.slots
+    host.sizes_gb.update(report.sizes_gb)
+    host.loaded = dict(report.loaded)
+
+
+def mark_down(host: HostView, error: str, now: float) -> None:
+    """Circuit breaker: no traffic until `down_until`, then one probe (half-open)."""
+    host.failures += 1
+    host.down_until = now + min(MAX_HOST_BACKOFF_S, 2.0 ** min(host.failures, 6))
+    if host.up:
+        log.warning("host %s down: %s", host.name, error)
+    host.up = False
+
+
+def mark_up(host: HostView) -> None:
+    if not host.up:
+        log.info("host %s up again", host.name)
+    host.up, host.failures, host.down_until = True, 0, 0.0
+
+
+def host_summary(h: HostView, now: float) -> dict[str, object]:
+    return {"up": h.up, "usable": h.usable(now), "slots": h.slots, "inflight": h.inflight,
+            "loaded": dict(h.loaded), "loading": sorted(h.loading),
+            "memory_gb": h.memory_gb, "memory_used_gb": h.memory_used()}

@@ -1,0 +1,364 @@
+"""The dispatcher: the claim queue and the cluster state, behind one lock.
+
+One instance lives in the multiprocessing manager process; the supervisor and the workers reach
+it through proxies. `claim(worker)` returns a job together with a lease on a host slot, chosen
+jointly by `scheduler.pick`: it is the only place where scheduling decisions are made.
+
+Every public method is thread-safe (the manager serves each connection from its own thread)
+and takes and returns plain picklable data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from botcluster.config.model import Config, Entity
+from botcluster.core.cluster import (
+    HostReport,
+    HostView,
+    apply_report,
+    host_summary,
+    mark_down,
+    mark_up,
+)
+from botcluster.core.jobs import Claim, Job, Lease, Outcome, PostedReply
+from botcluster.core.jobstore import JobStore
+from botcluster.core.ratelimit import RateLimiter
+from botcluster.core.scheduler import pick
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatcherSettings:
+    lease_s: float = 60.0
+    max_attempts: int = 3
+    max_crashes: int = 10  # leases lost with a dead worker: counted apart from real failures
+    retry_backoff_s: float = 1.0
+
+    @classmethod
+    def from_config(cls, config: Config) -> DispatcherSettings:
+        return cls(lease_s=config.bot.lease_s, max_attempts=config.bot.max_attempts)
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    dead: bool  # out of attempts: the caller dead-letters it on the server
+    attempts: int
+
+
+class Dispatcher:
+    def __init__(self, settings: DispatcherSettings, hosts: Iterable[HostView],
+                 entities: dict[str, Entity], clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = JobStore()
+        self.hosts: dict[str, HostView] = {h.name: h for h in hosts}
+        self.entities = entities
+        self.limiters = {e.id: RateLimiter(e.rate_limits) for e in entities.values()}
+        self.leases: dict[str, Lease] = {}
+        self.lease_of: dict[str, str] = {}  # message id -> live lease id
+        self.worker_seen: dict[str, float] = {}
+        self.posted: list[PostedReply] = []
+        self.draining = False
+        self.reclaimed = 0
+        self.outcomes: list[tuple[str, Outcome]] = []  # drained by the metrics publisher
+        self.waits: list[tuple[str, float]] = []
+        self.busy: list[tuple[str, float]] = []
+        self._cond = threading.Condition()
+
+    # --- the queue --------------------------------------------------------------------------
+
+    def offer(self, jobs: list[Job]) -> int:
+        """Queue new jobs; ids already queued, claimed or answered are ignored. Returns added."""
+        added = 0
+        with self._cond:
+            now = self.clock()
+            for job in jobs:
+                if self.store.known(job.message_id):
+                    continue
+                self.store.add(job, now)
+                added += 1
+            if added:
+                self._cond.notify_all()
+        return added
+
+    def forget(self, message_ids: list[str]) -> None:
+        """Remember ids as answered (from the journal at start) so they are never queued."""
+        with self._cond:
+            self.store.remember_done(message_ids)
+
+    def claim(self, worker_id: str, wait_s: float = 0.0) -> Claim | None:
+        """A job and a lease on a host slot for it, or None after `wait_s` seconds."""
+        give_up = time.monotonic() + wait_s
+        with self._cond:
+            while True:
+                self.worker_seen[worker_id] = self.clock()
+                if self.draining:
+                    return None
+                claim = self._try_claim(worker_id)
+                if claim is not None:
+                    return claim
+                left = give_up - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(min(left, self._until_next_event()))
+
+    def _try_claim(self, worker_id: str) -> Claim | None:
+        now = self.clock()
+        self._expire(now)
+        self.store.promote(now)
+        choice = pick(self.store, list(self.hosts.values()), now, self._runnable_head)
+        if choice is None:
+            return None
+        return self._grant(choice.job, choice.placement.host, choice.placement.load,
+                           choice.placement.evict, worker_id, now)
+
+    def _runnable_head(self, model: str) -> Job | None:
+        """The model's best job whose entity may post now; defers the ones that may not."""
+        now = self.clock()
+        while (job := self.store.head(model)) is not None:
+            limiter = self.limiters.get(job.entity)
+            at = limiter.next_allowed(now) if limiter else now
+            if at <= now:
+                return job
+            self.store.defer(job, at)
+        return None
+
+    def _grant(self, job: Job, host_name: str, load: bool, evict: tuple[str, ...],
+               worker_id: str, now: float) -> Claim:
+        host = self.hosts[host_name]
+        ready_since = max(job.enqueued_at, job.not_before)
+        lease = Lease(lease_id=uuid.uuid4().hex, message_id=job.message_id,
+                      worker_id=worker_id, host=host_name, model=job.model,
+                      deadline=now + self.settings.lease_s, load=load, evict=evict,
+                      granted_at=now, waited_s=max(0.0, now - ready_since))
+        self.store.mark_claimed(job)
+        self.leases[lease.lease_id] = lease
+        self.lease_of[job.message_id] = lease.lease_id
+        host.inflight += 1
+        host.running[job.model] = host.running.get(job.model, 0) + 1
+        host.last_used[job.model] = now
+        if load:
+            host.loading.add(job.model)
+        for model in evict:
+            host.loaded.pop(model, None)
+        if job.entity in self.limiters:
+            self.limiters[job.entity].reserve(now)
+        self.waits.append((host_name, lease.waited_s))
+        return Claim(job=replace(job), lease=lease)
+
+    # --- what workers report ----------------------------------------------------------------
+
+    def heartbeat(self, worker_id: str) -> int:
+        """The worker is alive: extend all its leases. Returns how many it holds."""
+        with self._cond:
+            now = self.clock()
+            self.worker_seen[worker_id] = now
+            mine = [lid for lid, lease in self.leases.items() if lease.worker_id == worker_id]
+            for lid in mine:
+                self.leases[lid] = replace(self.leases[lid], deadline=now + self.settings.lease_s)
+            return len(mine)
+
+    def holds(self, lease_id: str) -> bool:
+        with self._cond:
+            return lease_id in self.leases
+
+    def note(self, lease_id: str, *, reply_id: str | None = None,
+             server_claimed: bool | None = None) -> bool:
+        """Record progress that must survive the worker: the reply id, the server claim."""
+        with self._cond:
+            lease = self.leases.get(lease_id)
+            job = self.store.jobs.get(lease.message_id) if lease else None
+            if job is None:
+                return False
+            if reply_id is not None:
+                job.reply_id = reply_id
+            if server_claimed is not None:
+                job.server_claimed = server_claimed
+            return True
+
+    def load_finished(self, lease_id: str, ok: bool, context_length: int = 0) -> None:
+        with self._cond:
+            lease = self.leases.get(lease_id)
+            if lease is None:
+                return
+            host = self.hosts[lease.host]
+            host.loading.discard(lease.model)
+            if ok:
+                host.loaded[lease.model] = context_length
+            self._cond.notify_all()
+
+    def ack(self, lease_id: str, outcome: Outcome, posted: PostedReply | None = None) -> None:
+        """The job is finished (replied, skipped, lost to another bot, dead-lettered)."""
+        with self._cond:
+            lease = self.leases.get(lease_id)
+            if lease is not None:
+                self._release_slot(lease)
+                message_id, entity = lease.message_id, self._entity_of(lease.message_id)
+            elif posted is not None:
+                message_id, entity = posted.message_id, posted.entity
+            else:
+                return
+            self.store.finish(message_id)
+            self.lease_of.pop(message_id, None)
+            self.outcomes.append((entity, outcome))
+            if posted is not None:
+                self.posted.append(posted)
+            self._cond.notify_all()
+
+    def release(self, lease_id: str, error: str, *, count: bool = True,
+                delay_s: float | None = None) -> ReleaseResult:
+        """A failed attempt: back to the queue after a backoff, or dead when out of attempts."""
+        with self._cond:
+            lease = self.leases.get(lease_id)
+            if lease is None:
+                return ReleaseResult(dead=False, attempts=0)
+            self._release_slot(lease)
+            job = self.store.jobs[lease.message_id]
+            job.last_error = error
+            job.attempts += 1 if count else 0
+            if job.attempts >= self.settings.max_attempts:
+                return ReleaseResult(dead=True, attempts=job.attempts)
+            self._requeue(job, delay_s)
+            return ReleaseResult(dead=False, attempts=job.attempts)
+
+    def _requeue(self, job: Job, delay_s: float | None) -> None:
+        now = self.clock()
+        backoff = self.settings.retry_backoff_s * (2 ** max(0, job.attempts - 1))
+        job.not_before = now + (backoff if delay_s is None else delay_s)
+        self.lease_of.pop(job.message_id, None)
+        self.store.make_waiting(job, now)
+        self._cond.notify_all()
+
+    def _release_slot(self, lease: Lease) -> None:
+        self.leases.pop(lease.lease_id, None)
+        host = self.hosts[lease.host]
+        host.inflight = max(0, host.inflight - 1)
+        host.running[lease.model] = max(0, host.running.get(lease.model, 1) - 1)
+        if lease.load:
+            host.loading.discard(lease.model)
+        host.last_used[lease.model] = self.clock()
+        self.busy.append((lease.host, max(0.0, self.clock() - lease.granted_at)))
+
+    def _entity_of(self, message_id: str) -> str:
+        job = self.store.jobs.get(message_id)
+        return job.entity if job else ""
+
+    # --- leases that die --------------------------------------------------------------------
+
+    def worker_died(self, worker_id: str) -> int:
+        """Return every lease of a dead worker to the queue at once. Returns how many."""
+        with self._cond:
+            lost = [lid for lid, lease in self.leases.items() if lease.worker_id == worker_id]
+            for lid in lost:
+                self._reclaim(self.leases[lid], "worker died")
+            self.worker_seen.pop(worker_id, None)
+            return len(lost)
+
+    def _expire(self, now: float) -> None:
+        for lease in [le for le in self.leases.values() if le.deadline <= now]:
+            self._reclaim(lease, "lease expired")
+
+    def _reclaim(self, lease: Lease, why: str) -> None:
+        self._release_slot(lease)
+        self.reclaimed += 1
+        job = self.store.jobs[lease.message_id]
+        job.last_error = why
+        # A crash is not the message's fault, but a message that kills every worker that
+        # touches it must still end: crashes have their own, larger budget.
+        job.crashes += 1
+        log.warning("reclaimed %s from %s on %s: %s", lease.message_id, lease.worker_id,
+                    lease.host, why)
+        if job.crashes >= self.settings.max_crashes:
+            job.attempts = self.settings.max_attempts
+        self._requeue(job, delay_s=0.0)
+
+    def _until_next_event(self) -> float:
+        now = self.clock()
+        times = [le.deadline for le in self.leases.values()]
+        nxt = self.store.next_deferred_at()
+        if nxt is not None:
+            times.append(nxt)
+        times.extend(h.down_until for h in self.hosts.values() if not h.up)
+        future = [t - now for t in times if t > now]
+        return max(0.01, min([1.0, *future]))
+
+    # --- hosts --------------------------------------------------------------------------------
+
+    def report_host(self, report: HostReport) -> None:
+        """Merge what a host adapter read from the host (supervisor's state poll)."""
+        with self._cond:
+            if report.host in self.hosts:
+                apply_report(self.hosts[report.host], report, self.clock())
+                self._cond.notify_all()
+
+    def host_failed(self, host_name: str, error: str) -> None:
+        """A request to the host failed to connect or timed out: no traffic until it backs off."""
+        with self._cond:
+            if host_name in self.hosts:
+                mark_down(self.hosts[host_name], error, self.clock())
+
+    def host_ok(self, host_name: str) -> None:
+        with self._cond:
+            if host_name in self.hosts:
+                mark_up(self.hosts[host_name])
+                self._cond.notify_all()
+
+    def model_gone(self, host_name: str, model: str) -> None:
+        """The host says the model is not loaded (evicted behind our back, or a failed load)."""
+        with self._cond:
+            host = self.hosts.get(host_name)
+            if host is not None:
+                host.loaded.pop(model, None)
+
+    # --- the supervisor's view ------------------------------------------------------------------
+
+    def drain(self) -> None:
+        """Stop handing out claims; running jobs may still finish and ack."""
+        with self._cond:
+            self.draining = True
+            self._cond.notify_all()
+
+    def take_posted(self) -> list[PostedReply]:
+        with self._cond:
+            out, self.posted = self.posted, []
+            return out
+
+    def stale_workers(self, older_than_s: float) -> list[str]:
+        with self._cond:
+            limit = self.clock() - older_than_s
+            return [w for w, t in self.worker_seen.items() if t < limit]
+
+    def idle(self) -> bool:
+        """Nothing queued, nothing claimed (burst mode exits on this)."""
+        with self._cond:
+            return not self.store.jobs
+
+    def unfinished_server_claims(self) -> list[str]:
+        """Message ids this bot claimed on the server and has not finished (for drain)."""
+        with self._cond:
+            return [m for m, j in self.store.jobs.items() if j.server_claimed]
+
+    def snapshot(self) -> dict[str, object]:
+        """A picklable picture of queue and hosts, for `status` and the metrics publisher."""
+        with self._cond:
+            now = self.clock()
+            self._expire(now)
+            self.store.promote(now)
+            snap = {
+                "time": now,
+                "queue": self.store.counts(),
+                "oldest": self.store.oldest_waiting(),
+                "reclaimed": self.reclaimed,
+                "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()},
+                "outcomes": self.outcomes, "waits": self.waits, "busy": self.busy,
+            }
+            self.outcomes, self.waits, self.busy = [], [], []
+            return snap
+

@@ -1,0 +1,104 @@
+"""LM Studio: `/api/v1/models` (0.4+), else `/api/v0/models` `state`, else JIT-only `/v1/models`.
+
+Loads go through `POST /api/v1/models/load` where the host has it; older hosts load just in
+time inside the first chat request (the router then gives that request the load's timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botcluster.core.cluster import HostReport
+from botcluster.errors import HostDown, ModelLoadError, OutOfMemory
+from botcluster.hosts.adapters.base import GB, HostAdapter, HostStatus
+
+OOM_MARKERS = ("insufficient system resources", "out of memory", "not enough memory")
+
+
+class LMStudioAdapter(HostAdapter):
+    kind = "lmstudio"
+    can_load = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._api = "v1"  # which state API the host speaks; learnt on first use
+        self._instances: dict[str, list[str]] = {}
+
+    async def state(self) -> HostReport:
+        for api in ("v1", "v0", "openai"):
+            try:
+                report = await self._state(api)
+            except HostStatus as exc:
+                if exc.status in (404, 405):
+                    continue
+                raise
+            self._api = api
+            type(self).can_load = api == "v1"
+            return report
+        raise HostDown(self.host.name, "no model listing endpoint answered")
+
+    async def _state(self, api: str) -> HostReport:
+        if api == "v1":
+            return self._from_v1(await self.get_json("/api/v1/models"))
+        if api == "v0":
+            return self._from_v0(await self.get_json("/api/v0/models"))
+        report = await super().state()
+        # JIT on: /v1/models lists what can be requested, not what is loaded.
+        return HostReport(host=report.host, up=True, loaded={}, serves_any=True)
+
+    def _from_v1(self, data: dict[str, Any]) -> HostReport:
+        loaded: dict[str, int] = {}
+        sizes: dict[str, float] = {}
+        slots = 0
+        self._instances = {}
+        for m in _items(data.get("models")):
+            name = self.from_host(str(m.get("key", "")))
+            if isinstance(m.get("size_bytes"), int | float):
+                sizes[name] = float(m["size_bytes"]) / GB
+            instances = list(_items(m.get("loaded_instances")))
+            if not instances:
+                continue
+            config = instances[0].get("config") if isinstance(instances[0], dict) else None
+            config = config if isinstance(config, dict) else {}
+            loaded[name] = int(config.get("context_length") or 0)
+            slots = max(slots, int(config.get("parallel") or 0))
+            self._instances[name] = [str(i.get("id")) for i in instances if i.get("id")]
+        return HostReport(host=self.host.name, up=True, slots=slots or None,
+                          loaded=loaded, sizes_gb=sizes)
+
+    def _from_v0(self, data: dict[str, Any]) -> HostReport:
+        loaded = {self.from_host(str(m.get("id"))): int(m.get("loaded_context_length") or 0)
+                  for m in _items(data.get("data")) if m.get("state") == "loaded"}
+        return HostReport(host=self.host.name, up=True, loaded=loaded)
+
+    async def load(self, model: str) -> int:
+        if self._api != "v1":
+            return 0  # no REST load: the chat request itself loads it (JIT)
+        try:
+            data = await self.request_json("POST", "/api/v1/models/load",
+                                           {"model": self.to_host(model)},
+                                           limit_s=self.timeouts.first_token_s)
+        except HostStatus as exc:
+            if any(k in exc.body.lower() for k in OOM_MARKERS):
+                raise OutOfMemory(self.host.name, exc.body[:300]) from exc
+            raise ModelLoadError(self.host.name, f"load {model}: {exc.detail}") from exc
+        instance = str(data.get("instance_id") or self.to_host(model))
+        self._instances.setdefault(model, []).append(instance)
+        report = self._from_v1(await self.get_json("/api/v1/models"))
+        return report.loaded.get(model, 0)
+
+    async def unload(self, model: str) -> None:
+        if self._api != "v1":
+            return
+        for instance in self._instances.pop(model, [self.to_host(model)]):
+            try:
+                await self.request_json("POST", "/api/v1/models/unload",
+                                        {"instance_id": instance})
+            except HostStatus as exc:
+                if exc.status != 404:  # already gone is what we wanted
+                    raise
+
+
+def _items(v: object) -> list[dict[str, Any]]:
+    return [x for x in v if isinstance(x, Mapping)] if isinstance(v, list) else []  # type: ignore[misc]
