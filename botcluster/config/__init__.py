@@ -14,6 +14,8 @@ from botcluster.config.model import (
     MetricsConfig,
     RateLimits,
 )
+from botcluster.config.overrides import apply_overrides
+from botcluster.config.secrets import resolve_secret
 
 __all__ = [
     "BoardConfig",
@@ -25,5 +27,7 @@ __all__ = [
     "LocalServer",
     "MetricsConfig",
     "RateLimits",
+    "apply_overrides",
     "load",
+    "resolve_secret",
 ]

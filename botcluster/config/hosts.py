@@ -109,4 +109,3 @@ def _local(t: Table, kind: str, url: str, models: tuple[str, ...]) -> LocalServe
     if model_file != "smollm2":
         model_file = str(local.resolve(Path(model_file).expanduser()))
     return LocalServer(model_file=model_file, ctx_size=ctx_size, threads=threads)
-

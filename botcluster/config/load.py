@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from botcluster.config.entities import ParsedEntity, parse_entities
 from botcluster.config.hosts import parse_hosts
-from botcluster.config.model import Config, Entity, HostConfig
+from botcluster.config.model import Config, Entity, FrozenMap, HostConfig
 from botcluster.config.reader import Table
 from botcluster.config.sections import parse_board, parse_bot, parse_heal, parse_metrics
 from botcluster.config.sitefile import read_site_file
@@ -86,9 +85,7 @@ def _empty(top: Table, name: str) -> Table:
     return Table({}, top.path(name), top.source)
 
 
-def _check_entities(
-    parsed: list[ParsedEntity], hosts: tuple[HostConfig, ...]
-) -> MappingProxyType[str, Entity]:
+def _check_entities(parsed: list[ParsedEntity], hosts: tuple[HostConfig, ...]) -> FrozenMap[Entity]:
     """Ids unique across the TOML and the site file; every enabled entity's model served."""
     seen: dict[str, ParsedEntity] = {}
     for p in parsed:
@@ -106,7 +103,7 @@ def _check_entities(
                 p.model_key,
                 f"no host serves model {p.entity.model!r} (hosts: {_host_summary(hosts)})",
             )
-    return MappingProxyType({p.entity.id: p.entity for p in parsed})
+    return FrozenMap({p.entity.id: p.entity for p in parsed})
 
 
 def serves(host: HostConfig, model: str) -> bool:
@@ -118,4 +115,3 @@ def _host_summary(hosts: tuple[HostConfig, ...]) -> str:
     if not hosts:
         return "none configured"
     return "; ".join(f"{h.name}: {', '.join(h.models) or 'any'}" for h in hosts)
-

@@ -6,11 +6,10 @@ milliseconds in places and is converted on import.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypeVar
 
 Dialect = Literal["auto", "kv", "kv-legacy", "do"]
 HostKind = Literal["lmstudio", "ollama", "llamacpp", "openai"]
@@ -24,9 +23,40 @@ SITE_DOMAIN = "saywhatwant.app"
 DEFAULT_PRIORITY = 50
 
 
+V = TypeVar("V")
+
+
+class FrozenMap(Mapping[str, V]):
+    """A read-only mapping that, unlike `MappingProxyType`, pickles: the config crosses into
+    spawned worker processes and the manager, so every part of it must survive pickling."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, V] | None = None) -> None:
+        self._items: dict[str, V] = dict(items or {})
+
+    def __getitem__(self, key: str) -> V:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._items!r})"
+
+    def __hash__(self) -> int:  # so that frozen dataclasses holding one stay hashable
+        return hash(frozenset(self._items.items()))
+
+    def __reduce__(self) -> tuple[type[FrozenMap[V]], tuple[dict[str, V]]]:
+        return (FrozenMap, (self._items,))
+
+
 def frozen_map(items: Mapping[str, str] | None = None) -> Mapping[str, str]:
     """A read-only mapping, so that frozen dataclasses stay frozen all the way down."""
-    return MappingProxyType(dict(items or {}))
+    return FrozenMap(items)
 
 
 @dataclass(frozen=True)

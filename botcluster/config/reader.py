@@ -39,12 +39,19 @@ class Table:
     """One table of a config document, read key by key."""
 
     def __init__(
-        self, data: Mapping[str, Any], key: str, source: Path, *, strict: bool = True
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        source: Path,
+        *,
+        strict: bool = True,
+        label: str | None = None,
     ) -> None:
         self.data = data
         self.key = key
         self.source = source
         self.strict = strict
+        self.label = label or str(source)  # what error messages call the origin
         self._seen: set[str] = set()
 
     def path(self, name: str) -> str:
@@ -52,7 +59,7 @@ class Table:
 
     def error(self, name: str, problem: str) -> ConfigError:
         """An error about `name` inside this table ("" for the table itself)."""
-        return ConfigError(str(self.source), self.path(name) if name else self.key, problem)
+        return ConfigError(self.label, self.path(name) if name else self.key, problem)
 
     def has(self, name: str) -> bool:
         return self._raw(name) is not None
@@ -125,7 +132,7 @@ class Table:
         for i, item in enumerate(value):
             if not isinstance(item, str):
                 raise ConfigError(
-                    str(self.source),
+                    self.label,
                     f"{self.path(name)}[{i}]",
                     f"expected a string, got {type_name(item)}",
                 )
@@ -149,7 +156,7 @@ class Table:
             return None
         if not isinstance(value, dict):
             raise self.error(name, f"expected a table, got {type_name(value)}")
-        return Table(value, self.path(name), self.source, strict=self.strict)
+        return Table(value, self.path(name), self.source, strict=self.strict, label=self.label)
 
     def tables(self, name: str) -> list[Table]:
         """An array of tables (`[[hosts]]`), each with its index in its key path."""
@@ -162,8 +169,8 @@ class Table:
         for i, item in enumerate(value):
             key = f"{self.path(name)}[{i}]"
             if not isinstance(item, dict):
-                raise ConfigError(str(self.source), key, f"expected a table, got {type_name(item)}")
-            out.append(Table(item, key, self.source, strict=self.strict))
+                raise ConfigError(self.label, key, f"expected a table, got {type_name(item)}")
+            out.append(Table(item, key, self.source, strict=self.strict, label=self.label))
         return out
 
     # --- checks ----------------------------------------------------------------------------
