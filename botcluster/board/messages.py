@@ -1,0 +1,162 @@
+"""Messages as the site's KV worker builds, filters and orders them (CONTRACT.md sections 1, 3).
+
+Pure functions: no I/O, time and randomness passed in.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeGuard
+
+from botcluster.board.settings import DEFAULT_PRIORITY, MAX_TEXT_CHARS, MAX_USERNAME_CHARS
+
+Message = dict[str, Any]
+
+_WHITESPACE = re.compile(r"\s+")
+_LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
+BASE36 = string.digits + string.ascii_lowercase
+
+
+class InvalidMessage(ValueError):
+    """The POST body cannot become a message; the text is the 400 error."""
+
+
+def sanitize_text(text: object) -> str:
+    """Trim, collapse every whitespace run (newlines too) to one space, cut to 1000."""
+    if not isinstance(text, str):
+        return ""
+    return _WHITESPACE.sub(" ", text.strip())[:MAX_TEXT_CHARS]
+
+
+def sanitize_username(username: object) -> str | None:
+    """Trim and cut to 16; None (the field is left out) when empty or not a string."""
+    if not isinstance(username, str):
+        return None
+    cleaned = username.strip()[:MAX_USERNAME_CHARS]
+    return cleaned or None
+
+
+def js_int(raw: str | None) -> int | None:
+    """`parseInt(raw)`: the leading integer of the string, None where JavaScript gives NaN."""
+    if raw is None:
+        return None
+    match = _LEADING_INT.match(raw)
+    return int(match.group(1)) if match else None
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def kv_id(now_ms: int, rng: random.Random) -> str:
+    """`{13-digit ms}-{7 base36 chars}`, the shape the site's worker generates."""
+    return f"{now_ms}-" + "".join(rng.choice(BASE36) for _ in range(7))
+
+
+def do_id(rng: random.Random) -> str:
+    """10 random `[a-z0-9]` characters, the later dialect's generated id."""
+    return "".join(rng.choice(BASE36) for _ in range(10))
+
+
+def random_color(rng: random.Random) -> str:
+    """A 9-digit `RRRGGGBBB` colour in the site's ranges (one bright channel, one mid, one dim)."""
+    main = rng.randint(150, 220)
+    second = rng.randint(40, 220)
+    channels = [main, second, 40]
+    rng.shuffle(channels)
+    return "".join(f"{c:03d}" for c in channels)
+
+
+def origin_host(origin: str | None) -> str | None:
+    """`https://saywhatwant.app:443` -> `saywhatwant.app`."""
+    if not origin:
+        return None
+    host = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", origin)
+    return re.sub(r":[0-9]+$", "", host.split("/")[0]) or None
+
+
+def build_message(body: Mapping[str, Any], *, now_ms: int, origin: str | None,
+                  new_id: str, rng: random.Random) -> Message:
+    """The stored form of a POSTed message. Raises InvalidMessage (400) when it cannot be one."""
+    text = sanitize_text(body.get("text"))
+    if not text:
+        raise InvalidMessage("Comment text is required")
+    message_id = body.get("id") or new_id
+    if not isinstance(message_id, str):
+        raise InvalidMessage("id must be a string")
+    timestamp = body.get("timestamp") or now_ms
+    if not is_number(timestamp):
+        raise InvalidMessage("timestamp must be a number (ms)")
+    message: Message = {"id": message_id, "text": text, "timestamp": timestamp}
+    username = sanitize_username(body.get("username"))
+    if username is not None:
+        message["username"] = username
+    message["color"] = body.get("color") or random_color(rng)
+    message["domain"] = body.get("domain") or origin_host(origin) or "unknown"
+    message["language"] = body.get("language") or "en"
+    message["message-type"] = body.get("message-type") or "human"
+    message["misc"] = body.get("misc") or ""
+    context = body.get("context")
+    if isinstance(context, list):  # kept even when empty, as the site does
+        message["context"] = context
+    bot_params = body.get("botParams")
+    if isinstance(bot_params, dict):
+        message["botParams"] = queued(bot_params)
+    if body.get("replyTo"):
+        message["replyTo"] = body["replyTo"]
+    return message
+
+
+def queued(bot_params: Mapping[str, Any]) -> dict[str, Any]:
+    """botParams as stored: with an entity, the queue fields are (re)set to a fresh pending."""
+    params = dict(bot_params)
+    if params.get("entity"):
+        params.update(status="pending", claimedBy=None, claimedAt=None, attempts=0)
+    return params
+
+
+def priority(message: Message) -> float:
+    """`botParams.priority`, where missing, 0 or not a number counts as 50."""
+    value = (message.get("botParams") or {}).get("priority")
+    return float(value) if is_number(value) and value else float(DEFAULT_PRIORITY)
+
+
+def queue_order(messages: Iterable[Message]) -> list[Message]:
+    """Higher priority first, then oldest first."""
+    return sorted(messages, key=lambda m: (-priority(m), timestamp(m)))
+
+
+def timestamp(message: Message) -> float:
+    value = message.get("timestamp")
+    return float(value) if is_number(value) else 0.0
+
+
+def status(message: Message) -> object:
+    params = message.get("botParams")
+    return params.get("status") if isinstance(params, dict) else None
+
+
+def newest_after(items: Iterable[Message], after: int, kind: str | None,
+                 limit: int) -> list[Message]:
+    """Cursor mode: newer than `after`, of `kind` if given, newest first, at most `limit`."""
+    found = [m for m in items if timestamp(m) > after
+             and (not kind or m.get("message-type") == kind)]
+    found.sort(key=timestamp, reverse=True)
+    return found[:limit]
+
+
+def page(items: list[Message], *, offset: int, limit: int, search: str | None,
+         kind: str | None) -> tuple[list[Message], bool]:
+    """Page mode: the window `offset` back from the newest, oldest first, and hasMore."""
+    if search:
+        needle = search.lower()
+        items = [m for m in items if needle in str(m.get("text", "")).lower()
+                 or needle in str(m.get("username") or "").lower()]
+    if kind:
+        items = [m for m in items if m.get("message-type") == kind]
+    start = max(0, len(items) - offset - limit)
+    end = max(0, len(items) - offset)
+    return items[start:end], start > 0
