@@ -10,7 +10,7 @@ import pytest
 
 from botcluster.config import load
 from botcluster.errors import ConfigError
-from tests.config.helpers import BASE, ENTITY, HOST, REPO, load_error, load_text, write
+from tests.config.builders import BASE, ENTITY, HOST, REPO, load_error, load_text, write
 
 
 def test_repository_default_config_loads() -> None:

@@ -10,7 +10,7 @@ import pytest
 from botcluster.config import apply_overrides, resolve_secret
 from botcluster.config.overrides import OPTION_NAMES
 from botcluster.errors import ConfigError
-from tests.config.helpers import BASE, load_text
+from tests.config.builders import BASE, load_text
 
 
 def test_overrides_replace_only_what_is_given(tmp_path: Path) -> None:

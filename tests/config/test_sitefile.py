@@ -11,7 +11,7 @@ import pytest
 
 from botcluster.config import load
 from botcluster.errors import ConfigError
-from tests.config.helpers import BASE, DATA, ENTITY, HOST, load_error, write
+from tests.config.builders import BASE, DATA, ENTITY, HOST, load_error, write
 
 SAMPLE = DATA / "entities.json"
 
