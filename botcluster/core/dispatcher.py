@@ -137,6 +137,7 @@ class Dispatcher:
         lease = Lease(lease_id=uuid.uuid4().hex, message_id=job.message_id,
                       worker_id=worker_id, host=host_name, model=job.model,
                       deadline=now + self.settings.lease_s, load=load, evict=evict,
+                      context_length=host.loaded.get(job.model, 0),
                       granted_at=now, waited_s=max(0.0, now - ready_since))
         self.store.mark_claimed(job)
         self.leases[lease.lease_id] = lease
@@ -194,27 +195,37 @@ class Dispatcher:
                 host.loaded[lease.model] = context_length
             self._cond.notify_all()
 
-    def ack(self, lease_id: str, outcome: Outcome, posted: PostedReply | None = None) -> None:
-        """The job is finished (replied, skipped, lost to another bot, dead-lettered)."""
+    def ack(self, lease_id: str, outcome: Outcome, posted: PostedReply | None = None,
+            message_id: str | None = None) -> None:
+        """The job is finished (replied, skipped, lost to another bot).
+
+        Works even when the lease already expired and went to another worker: the job is done
+        either way, and the other lease is withdrawn (its reply would reuse the same id).
+        """
         with self._cond:
             lease = self.leases.get(lease_id)
-            if lease is not None:
-                self._release_slot(lease)
-                message_id, entity = lease.message_id, self._entity_of(lease.message_id)
-            elif posted is not None:
-                message_id, entity = posted.message_id, posted.entity
-            else:
+            mid = lease.message_id if lease else (message_id or (posted and posted.message_id))
+            if not mid:
                 return
-            self.store.finish(message_id)
-            self.lease_of.pop(message_id, None)
-            self.outcomes.append((entity, outcome))
+            other = self.leases.get(self.lease_of.get(mid, ""))
+            for held in {le.lease_id: le for le in (lease, other) if le}.values():
+                self._release_slot(held)
+            self._finish(mid, outcome)
             if posted is not None:
                 self.posted.append(posted)
             self._cond.notify_all()
 
+    def _finish(self, message_id: str, outcome: Outcome) -> None:
+        job = self.store.finish(message_id)
+        self.lease_of.pop(message_id, None)
+        self.outcomes.append((job.entity if job else "", outcome))
+
     def release(self, lease_id: str, error: str, *, count: bool = True,
                 delay_s: float | None = None) -> ReleaseResult:
-        """A failed attempt: back to the queue after a backoff, or dead when out of attempts."""
+        """A failed attempt: back to the queue after a backoff, or dead when out of attempts.
+
+        A dead job is finished here (outcome `dead_lettered`); the caller only tells the server.
+        """
         with self._cond:
             lease = self.leases.get(lease_id)
             if lease is None:
@@ -224,6 +235,8 @@ class Dispatcher:
             job.last_error = error
             job.attempts += 1 if count else 0
             if job.attempts >= self.settings.max_attempts:
+                self._finish(job.message_id, "dead_lettered")
+                self._cond.notify_all()
                 return ReleaseResult(dead=True, attempts=job.attempts)
             self._requeue(job, delay_s)
             return ReleaseResult(dead=False, attempts=job.attempts)
@@ -246,9 +259,6 @@ class Dispatcher:
         host.last_used[lease.model] = self.clock()
         self.busy.append((lease.host, max(0.0, self.clock() - lease.granted_at)))
 
-    def _entity_of(self, message_id: str) -> str:
-        job = self.store.jobs.get(message_id)
-        return job.entity if job else ""
 
     # --- leases that die --------------------------------------------------------------------
 
@@ -276,7 +286,10 @@ class Dispatcher:
         log.warning("reclaimed %s from %s on %s: %s", lease.message_id, lease.worker_id,
                     lease.host, why)
         if job.crashes >= self.settings.max_crashes:
-            job.attempts = self.settings.max_attempts
+            # No worker survives this message; it stays pending on the server for a person.
+            log.error("message %s crashed %d workers; giving up", job.message_id, job.crashes)
+            self._finish(job.message_id, "dead_lettered")
+            return
         self._requeue(job, delay_s=0.0)
 
     def _until_next_event(self) -> float:
@@ -345,20 +358,21 @@ class Dispatcher:
         with self._cond:
             return [m for m, j in self.store.jobs.items() if j.server_claimed]
 
-    def snapshot(self) -> dict[str, object]:
-        """A picklable picture of queue and hosts, for `status` and the metrics publisher."""
+    def view(self) -> dict[str, object]:
+        """A picklable picture of queue and hosts (for `botcluster status`)."""
         with self._cond:
             now = self.clock()
             self._expire(now)
             self.store.promote(now)
-            snap = {
-                "time": now,
-                "queue": self.store.counts(),
-                "oldest": self.store.oldest_waiting(),
-                "reclaimed": self.reclaimed,
-                "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()},
-                "outcomes": self.outcomes, "waits": self.waits, "busy": self.busy,
-            }
+            return {"time": now, "queue": self.store.counts(),
+                    "oldest": self.store.oldest_waiting(), "reclaimed": self.reclaimed,
+                    "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()}}
+
+    def snapshot(self) -> dict[str, object]:
+        """`view()` plus the events since the last snapshot (for the metrics publisher)."""
+        with self._cond:
+            snap = self.view()
+            snap.update(outcomes=self.outcomes, waits=self.waits, busy=self.busy)
             self.outcomes, self.waits, self.busy = [], [], []
             return snap
 

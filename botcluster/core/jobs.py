@@ -51,6 +51,7 @@ class Lease:
     model: str
     deadline: float
     load: bool = False  # the worker must load `model` on `host` before generating
+    context_length: int = 0  # the model's loaded context per request on that host (0 unknown)
     evict: tuple[str, ...] = ()  # models the worker must unload first to make room
     granted_at: float = 0.0
     waited_s: float = 0.0  # how long the job waited runnable before a slot freed up

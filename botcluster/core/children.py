@@ -1,0 +1,66 @@
+"""Child servers the supervisor starts: the embedded board (local hosts: hosts/local.py)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from botcluster.config.model import Config
+from botcluster.errors import BotclusterError
+
+log = logging.getLogger(__name__)
+
+
+class BoardError(BotclusterError):
+    """The embedded board did not start."""
+
+
+class EmbeddedBoard:
+    """`botcluster board` as a child process in its own process group."""
+
+    def __init__(self, config: Config, log_path: Path | None = None) -> None:
+        b = config.board
+        self.url = f"http://{b.host}:{b.port}"
+        self.cmd = [sys.executable, "-m", "botcluster", "board", "--host", b.host,
+                    "--port", str(b.port), "--db", str(b.db_path)]
+        for e in config.entities.values():
+            if e.enabled:
+                self.cmd += ["--entity", f"{e.id}={e.username}"]
+        self.token_env = b.admin_token_env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        env = dict(os.environ)
+        if self.token_env and self.token_env in os.environ:
+            env["BOTCLUSTER_BOARD_TOKEN"] = os.environ[self.token_env]
+        self.proc = subprocess.Popen(self.cmd, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BoardError(f"embedded board exited with {self.proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/api/stats", timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise BoardError(f"embedded board not ready at {self.url} after {timeout_s}s")
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)

@@ -1,0 +1,87 @@
+"""`botcluster start`, `check` and `status`: parse options, then delegate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from botcluster.errors import ConfigError
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default="servers.toml",
+    envvar="BOTCLUSTER_CONFIG", show_default=True, help="The servers.toml to use.")
+EXIT_CONFIG = 2
+
+
+def _overrides(**opts: Any) -> dict[str, Any]:
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def load_config(path: Path, overrides: dict[str, Any]) -> Any:
+    """The validated config, or exit 2 with the one-line error on stderr."""
+    from botcluster.config import apply_overrides, load
+
+    try:
+        return apply_overrides(load(path), **overrides)
+    except ConfigError as exc:
+        click.echo(f"config error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--api-url", envvar="BOTCLUSTER_API_URL",
+              help="Comments API to serve instead of the embedded board (e.g. the real site).")
+@click.option("--metrics-port", envvar="BOTCLUSTER_METRICS_PORT", help="Port of /metrics.")
+@click.option("--log-level", envvar="BOTCLUSTER_LOG_LEVEL", help="DEBUG, INFO, WARNING...")
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              envvar="BOTCLUSTER_LOG_FORMAT", help="json: one object per line.")
+@click.option("--burst", is_flag=True,
+              help="Answer what is pending, wait until every reply is visible, then exit.")
+def start(config_path: Path, api_url: str | None, metrics_port: str | None,
+          log_level: str | None, log_format: str | None, burst: bool) -> None:
+    """Start the bot: board (unless --api-url), local hosts, workers and /metrics.
+
+    Ctrl-C (or SIGTERM) drains and stops everything; a second Ctrl-C stops at once.
+    """
+    overrides = _overrides(api_url=api_url, metrics_port=metrics_port, log_level=log_level,
+                           log_format=log_format)
+    config = load_config(config_path, overrides)
+    from botcluster.core.metrics_http import prepare_dir
+    from botcluster.logs import setup_logging
+
+    setup_logging(config.bot.log_level, config.bot.log_format)
+    prepare_dir(config.metrics.multiproc_dir)  # before anything imports prometheus_client
+    from botcluster.core.runtime import Runtime
+    from botcluster.core.supervisor import run_supervisor
+
+    sys.exit(run_supervisor(config, Runtime(config, config_path.resolve(), overrides), burst))
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--api-url", envvar="BOTCLUSTER_API_URL", help="Comments API to check instead.")
+def check(config_path: Path, api_url: str | None) -> None:
+    """Validate the config and reach every host and the comments API, one line each.
+
+    Exit status: 0 when everything answered, 1 when something did not, 2 for a config error.
+    """
+    config = load_config(config_path, _overrides(api_url=api_url))
+    from botcluster.core.check import run_check
+
+    sys.exit(run_check(config, click.echo))
+
+
+@click.command()
+@CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
+@click.option("--watch", is_flag=True, help="Refresh every 2 s until Ctrl-C.")
+def status(config_path: Path, as_json: bool, watch: bool) -> None:
+    """Show the hosts and the queue of the running bot (read from its metrics port)."""
+    config = load_config(config_path, {})
+    from botcluster.core.status import show_status
+
+    sys.exit(show_status(config, as_json=as_json, watch=watch, echo=click.echo))

@@ -1,0 +1,89 @@
+"""Proves every posted reply is visible, and heals the ones the server's cache lost.
+
+The KV server loses cache writes under load (CONTRACT.md): a reply can be stored yet invisible.
+Each `verify()` reads the recent cache once for all pending replies; a reply seen once is done.
+Missing ones are healed with add-to-cache one at a time (concurrent heals race each other on
+the real server), with exponential backoff per reply and no give-up: they stay pending, and
+visible in `botcluster_heal_pending`, until they are seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botcluster import metrics
+from botcluster.comments import CommentsClient
+from botcluster.config.model import HealConfig
+from botcluster.core.jobs import PostedReply
+from botcluster.core.journal import Journal
+from botcluster.errors import CommentsError
+
+log = logging.getLogger(__name__)
+
+LOOKBACK_S = 120.0  # replies are timestamped when posted; look a little further back
+
+
+class HealTracker:
+    def __init__(self, client: CommentsClient, journal: Journal, settings: HealConfig,
+                 admin_token: str | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.journal = journal
+        self.settings = settings
+        self.admin_token = admin_token
+        self.clock = clock
+        self.pending: dict[str, PostedReply] = {}
+        self.healed = 0
+
+    def track(self, posted: PostedReply) -> None:
+        self.pending.setdefault(posted.reply_id, posted)
+        metrics.heal_pending.set(len(self.pending))
+
+    def restore(self, events: list[dict[str, Any]]) -> None:
+        """Pick up replies a previous run posted but never saw (from the journal)."""
+        for ev in events:
+            self.track(PostedReply(reply_id=ev["r"], message_id=ev["m"],
+                                   posted_at=float(ev.get("t", self.clock())),
+                                   entity=str(ev.get("n", ""))))
+
+    async def verify(self) -> None:
+        if not self.pending:
+            return
+        oldest = min(p.posted_at for p in self.pending.values())
+        try:
+            recent = await self.client.recent(after_ms=int((oldest - LOOKBACK_S) * 1000),
+                                              limit=1000, message_type="AI")
+        except CommentsError as exc:
+            log.warning("cannot verify replies: %s", exc)
+            return
+        seen = {m.id for m in recent}
+        for reply_id in [r for r in self.pending if r in seen]:
+            await self._seen(self.pending.pop(reply_id))
+        missing = list(self.pending.values())
+        if missing:
+            metrics.cache_misses.labels("reply").inc(len(missing))
+        for posted in missing:  # sequenced: concurrent heals erase each other on the server
+            if self.clock() >= posted.next_heal_at:
+                await self._heal(posted)
+        metrics.heal_pending.set(len(self.pending))
+
+    async def _seen(self, posted: PostedReply) -> None:
+        metrics.heal_seconds.observe(max(0.0, self.clock() - posted.posted_at))
+        await self.journal.append({"e": "seen", "r": posted.reply_id})
+
+    async def _heal(self, posted: PostedReply) -> None:
+        posted.attempts += 1
+        backoff = self.settings.initial_backoff_s * 2 ** (posted.attempts - 1)
+        posted.next_heal_at = self.clock() + min(self.settings.max_backoff_s, backoff)
+        try:
+            found = await self.client.add_to_cache(posted.reply_id, self.admin_token)
+        except CommentsError as exc:
+            metrics.heals.labels("error").inc()
+            log.warning("heal of %s failed: %s", posted.reply_id, exc)
+            return
+        metrics.heals.labels("ok" if found else "not_found").inc()
+        self.healed += 1
+        log.info("healed reply %s (attempt %d)%s", posted.reply_id, posted.attempts,
+                 "" if found else ": record not found")

@@ -1,0 +1,36 @@
+"""Polls every host's own account of its models and slots into the dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from botcluster.core.cluster import HostReport
+from botcluster.errors import BotclusterError
+from botcluster.hosts.adapters import HostAdapter
+
+log = logging.getLogger(__name__)
+
+
+async def read_host(adapter: HostAdapter) -> HostReport:
+    """The host's report; a host that cannot be read is reported down, with the reason."""
+    try:
+        return await adapter.state()
+    except BotclusterError as exc:
+        return HostReport(host=adapter.host.name, up=False, error=str(exc))
+
+
+async def poll_hosts(adapters: dict[str, HostAdapter], dispatcher: Any) -> list[HostReport]:
+    reports = await asyncio.gather(*(read_host(a) for a in adapters.values()))
+    for report in reports:
+        await asyncio.to_thread(dispatcher.report_host, report)
+    return list(reports)
+
+
+def describe(report: HostReport, slots: int) -> str:
+    """One line per host for the banner and `check`, e.g. "local-1: 1 loaded (smollm2), 2 slots"."""
+    if not report.up:
+        return f"{report.host}: DOWN ({report.error})"
+    names = ", ".join(sorted(report.loaded)) or "-"
+    return f"{report.host}: {len(report.loaded)} loaded ({names}), {report.slots or slots} slots"

@@ -1,0 +1,241 @@
+"""Runs one claimed job: server claim, reply id, model load, generation, post, complete, ack.
+
+Every step that can be repeated is made safe to repeat: the reply id is chosen once and
+journaled before the first POST, a retried job reuses it, and before posting again the runner
+looks for its earlier reply in the server's cache. Failures end in exactly one of: a retry
+(the lease goes back to the dispatcher), a dead letter (failed on the server, counted), or a
+lost claim (another bot has it).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from botcluster import metrics
+from botcluster.comments import CommentsClient, Message, Reply, new_message_id
+from botcluster.config.model import Config, Entity
+from botcluster.core.jobs import Claim, Job, Lease, Outcome, PostedReply
+from botcluster.core.journal import Journal
+from botcluster.core.link import DispatcherLink
+from botcluster.errors import (
+    BotclusterError,
+    ClaimLost,
+    GenerationError,
+    HostDown,
+    OutOfMemory,
+)
+from botcluster.hosts.adapters import HostAdapter
+from botcluster.prompt import build_messages, clean_reply, sampling_params, truncate_context
+
+log = logging.getLogger(__name__)
+
+MAX_FAIL_CALLS = 5  # /fail calls needed at most to mark a message failed on the KV server
+
+
+@dataclass
+class RunnerDeps:
+    config: Config
+    link: DispatcherLink
+    client: CommentsClient
+    adapters: dict[str, HostAdapter]
+    journal: Journal
+    server_worker_id: str
+    clock: Callable[[], float] = time.time
+
+
+class EmptyReply(BotclusterError):
+    """The model's reply was empty after cleaning (for example it only imitated 'Human:')."""
+
+
+class JobRunner:
+    def __init__(self, deps: RunnerDeps) -> None:
+        self.d = deps
+
+    async def run(self, claim: Claim) -> Outcome | None:
+        """Process one claim to its end. Never raises; returns the outcome, None on retry."""
+        job, lease = claim.job, claim.lease
+        try:
+            return await self._run(job, lease)
+        except HostDown as exc:
+            # The host, not the message, failed: mark it and let another host take the job.
+            await self.d.link.host_failed(lease.host, exc.detail)
+            await self._retry(job, lease, str(exc), count=False, delay_s=0.0)
+        except BotclusterError as exc:
+            await self._retry(job, lease, str(exc))
+        except Exception as exc:  # a bug must cost one attempt, not the worker
+            log.exception("job %s failed unexpectedly", job.message_id)
+            await self._retry(job, lease, repr(exc))
+        return None
+
+    async def _run(self, job: Job, lease: Lease) -> Outcome | None:
+        entity = self.d.config.entities[job.entity]
+        if not await self._server_claim(job, lease):
+            return "lost_claim"
+        if job.reply_id and await self._reply_exists(job):
+            log.info("reply %s for %s already posted; completing", job.reply_id, job.message_id)
+            await self._finish(job, lease, "replied", self._posted(job, job.reply_id))
+            return "replied"
+        reply_id = job.reply_id or await self._choose_reply_id(job, lease)
+        raw = await self._generate(job, lease, entity)
+        cleaned = clean_reply(entity, raw)
+        if cleaned.outcome == "skip":
+            log.info("entity %s chose not to answer %s", entity.id, job.message_id)
+            await self._finish(job, lease, "skipped")
+            return "skipped"
+        if cleaned.text is None:
+            raise EmptyReply(f"empty reply after cleaning ({cleaned.reason})")
+        posted = await self._post(job, lease, entity, reply_id, cleaned.text)
+        await self._finish(job, lease, "replied", posted)
+        return "replied"
+
+    # --- steps ------------------------------------------------------------------------------
+
+    async def _server_claim(self, job: Job, lease: Lease) -> bool:
+        if job.server_claimed:
+            return True
+        try:
+            await self.d.client.claim(job.message_id, self.d.server_worker_id)
+        except ClaimLost:
+            log.info("message %s claimed elsewhere; leaving it", job.message_id)
+            await self.d.journal.append({"e": "done", "m": job.message_id, "o": "lost_claim"})
+            await self.d.link.ack(lease.lease_id, "lost_claim", message_id=job.message_id)
+            return False
+        job.server_claimed = True
+        await self.d.link.note(lease.lease_id, server_claimed=True)
+        await self.d.journal.append({"e": "claimed", "m": job.message_id})
+        return True
+
+    async def _choose_reply_id(self, job: Job, lease: Lease) -> str:
+        reply_id = new_message_id(int(self.d.clock() * 1000))
+        # Durable before the first POST: a crash after it must not choose another id.
+        await self.d.journal.append({"e": "reply", "m": job.message_id, "r": reply_id},
+                                    durable=True)
+        job.reply_id = reply_id
+        await self.d.link.note(lease.lease_id, reply_id=reply_id)
+        return reply_id
+
+    async def _reply_exists(self, job: Job) -> bool:
+        recent = await self.d.client.recent(after_ms=max(0, job.message_ts_ms - 1),
+                                            limit=1000, message_type="AI")
+        return any(m.id == job.reply_id or m.reply_to == job.message_id for m in recent)
+
+    async def _generate(self, job: Job, lease: Lease, entity: Entity) -> str:
+        adapter = self.d.adapters[lease.host]
+        await self._prepare_host(adapter, lease)
+        message: Message = job.message
+        lines = await self._context_lines(message, entity)
+        if lease.context_length:
+            # Fit the host's context per request, dropping the oldest lines: never a 400.
+            prompt = truncate_context(entity, human_username=message.username,
+                                      human_text=message.text, context_lines=lines,
+                                      context_length=lease.context_length)
+            messages = prompt.messages
+        else:
+            messages = build_messages(entity, human_username=message.username,
+                                      human_text=message.text, context_lines=lines)
+        started = self.d.clock()
+        try:
+            result = await adapter.chat(job.model, messages, sampling_params(entity))
+        except HostDown:
+            metrics.llm_requests.labels(lease.host, "timeout").inc()
+            raise
+        except GenerationError:
+            metrics.llm_requests.labels(lease.host, "error").inc()
+            raise
+        elapsed = self.d.clock() - started
+        metrics.llm_requests.labels(lease.host, "ok").inc()
+        metrics.generation_seconds.labels(lease.host).observe(elapsed)
+        if lease.load and not adapter.can_load:  # the chat request itself loaded it (JIT)
+            await self.d.link.load_finished(lease.lease_id, True)
+        await self.d.link.host_ok(lease.host)
+        log.info("generated for %s on %s (%s) in %.2fs", job.message_id, lease.host,
+                 job.model, elapsed)
+        return result.text
+
+    async def _prepare_host(self, adapter: HostAdapter, lease: Lease) -> None:
+        for model in lease.evict:
+            log.info("evicting %s from %s", model, lease.host)
+            metrics.model_evictions.labels(lease.host).inc()
+            await adapter.unload(model)
+        if not (lease.load and adapter.can_load):
+            return
+        started = self.d.clock()
+        try:
+            ctx = await adapter.load(lease.model)
+        except OutOfMemory:
+            metrics.model_loads.labels(lease.host, "oom").inc()
+            await self.d.link.load_finished(lease.lease_id, False)
+            raise
+        except BotclusterError:
+            metrics.model_loads.labels(lease.host, "error").inc()
+            await self.d.link.load_finished(lease.lease_id, False)
+            raise
+        metrics.model_loads.labels(lease.host, "ok").inc()
+        metrics.model_load_seconds.labels(lease.host).observe(self.d.clock() - started)
+        await self.d.link.load_finished(lease.lease_id, True, ctx)
+
+    async def _context_lines(self, message: Message, entity: Entity) -> list[str]:
+        if message.context is not None:
+            return list(message.context)
+        recent = await self.d.client.recent(after_ms=0, limit=max(entity.nom * 2, 50))
+        before = sorted((m for m in recent if m.timestamp < message.timestamp),
+                        key=lambda m: m.timestamp)
+        return [f"{m.username}: {m.text}" for m in before[-entity.nom:]]
+
+    async def _post(self, job: Job, lease: Lease, entity: Entity, reply_id: str,
+                    text: str) -> PostedReply:
+        message: Message = job.message
+        username, color = _identity(entity, message.ais)
+        now = self.d.clock()
+        reply = Reply(id=reply_id, text=text, timestamp=int(now * 1000), username=username,
+                      color=color, reply_to=job.message_id)
+        await self.d.client.post(reply)
+        posted = self._posted(job, reply_id)
+        await self.d.journal.append({"e": "posted", "m": job.message_id, "r": reply_id,
+                                     "t": posted.posted_at, "n": job.entity}, durable=True)
+        if message.timestamp:
+            metrics.reply_seconds.observe(max(0.0, now - message.timestamp / 1000))
+        log.info("replied to %s as %s (reply %s, host %s, model %s)", job.message_id,
+                 username, reply_id, lease.host, job.model)
+        return posted
+
+    def _posted(self, job: Job, reply_id: str) -> PostedReply:
+        return PostedReply(reply_id=reply_id, message_id=job.message_id,
+                           posted_at=self.d.clock(), entity=job.entity)
+
+    async def _finish(self, job: Job, lease: Lease, outcome: Outcome,
+                      posted: PostedReply | None = None) -> None:
+        await self.d.client.complete(job.message_id)
+        await self.d.journal.append({"e": "done", "m": job.message_id, "o": outcome})
+        await self.d.link.ack(lease.lease_id, outcome, posted, message_id=job.message_id)
+
+    async def _retry(self, job: Job, lease: Lease, error: str, *, count: bool = True,
+                     delay_s: float | None = None) -> None:
+        log.warning("attempt for %s on %s failed: %s", job.message_id, lease.host, error)
+        result = await self.d.link.release(lease.lease_id, error, count=count, delay_s=delay_s)
+        if result.dead:
+            await self._dead_letter(job, lease, error, result.attempts)
+
+    async def _dead_letter(self, job: Job, lease: Lease, error: str, attempts: int) -> None:
+        """The dispatcher already finished the job; make it visible as failed on the server."""
+        log.error("giving up on %s after %d attempts: %s", job.message_id, attempts, error)
+        try:
+            for _ in range(MAX_FAIL_CALLS):  # the KV server marks it failed at 3 /fail calls
+                result = await self.d.client.fail(job.message_id, error[:500])
+                if result is None or result.status == "failed":
+                    break
+        except BotclusterError as exc:
+            log.error("could not mark %s failed on the server: %s", job.message_id, exc)
+        await self.d.journal.append({"e": "done", "m": job.message_id, "o": "dead_lettered"})
+
+
+def _identity(entity: Entity, ais: str | None) -> tuple[str, str]:
+    """The reply's username and colour: `botParams.ais` ("Name:RRRGGGBBB") overrides."""
+    if ais and ":" in ais:
+        name, _, color = ais.rpartition(":")
+        if name and color.isdigit() and len(color) == 9:
+            return name[:16], color
+    return entity.username[:16], entity.color

@@ -1,0 +1,85 @@
+"""The multiprocessing manager that serves the one `Dispatcher` to every process.
+
+It listens on a Unix socket in a private directory (mode 0700) with a fresh random authkey per
+start: its payloads are pickles, so whoever can reach it could run code as the bot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from multiprocessing.managers import BaseManager
+from pathlib import Path
+from typing import Any
+
+from botcluster.config.model import Entity
+from botcluster.core.cluster import HostView
+from botcluster.core.dispatcher import Dispatcher, DispatcherSettings
+
+_dispatcher: Dispatcher | None = None
+
+
+def _init_dispatcher(settings: DispatcherSettings, hosts: list[HostView],
+                     entities: dict[str, Entity]) -> None:
+    """Runs once in the manager process: build the one dispatcher it serves."""
+    global _dispatcher
+    _dispatcher = Dispatcher(settings, hosts, entities)
+
+
+def _get_dispatcher() -> Dispatcher:
+    if _dispatcher is None:  # pragma: no cover - the initializer always runs first
+        raise RuntimeError("dispatcher not initialised")
+    return _dispatcher
+
+
+class BotManager(BaseManager):
+    pass
+
+
+BotManager.register("dispatcher", callable=_get_dispatcher)
+
+
+@dataclass(frozen=True)
+class ManagerAddress:
+    """How a process reaches the manager. Passed to workers through the spawn pipe only."""
+
+    path: str
+    authkey: bytes
+
+    def connect(self) -> Any:
+        """A proxy to the dispatcher (each thread gets its own connection)."""
+        manager = BotManager(address=self.path, authkey=self.authkey)
+        manager.connect()
+        return manager.dispatcher()  # type: ignore[attr-defined]
+
+
+class ManagerServer:
+    """Start and stop the manager process."""
+
+    def __init__(self, settings: DispatcherSettings, hosts: list[HostView],
+                 entities: dict[str, Entity]) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="botcluster-"))
+        os.chmod(self._dir, 0o700)
+        self.address = ManagerAddress(str(self._dir / "manager.sock"), secrets.token_bytes(32))
+        self._manager = BotManager(address=self.address.path, authkey=self.address.authkey,
+                                   ctx=multiprocessing.get_context("spawn"))
+        self._init = (settings, hosts, entities)
+
+    def start(self) -> Any:
+        """Start the manager process; returns a dispatcher proxy for this process."""
+        self._manager.start(initializer=_init_dispatcher, initargs=self._init)
+        return self._manager.dispatcher()  # type: ignore[attr-defined]
+
+    @property
+    def process(self) -> multiprocessing.process.BaseProcess | None:
+        return getattr(self._manager, "_process", None)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._manager.shutdown()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -1,0 +1,91 @@
+"""Turns the comments API's pending messages into jobs for the dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from botcluster import metrics
+from botcluster.comments import CommentsClient, Message
+from botcluster.config.model import Config
+from botcluster.core.jobs import Job
+from botcluster.core.journal import JournalState
+from botcluster.errors import CommentsError
+
+log = logging.getLogger(__name__)
+
+PENDING_LIMIT = 200
+REMEMBER_SKIPS = 10_000
+
+
+class Poller:
+    """One `poll()` = one GET of pending messages, offered to the dispatcher as jobs.
+
+    Messages for unknown or disabled entities are counted once each and left alone on the
+    server (visible there as pending): they are not ours to fail.
+    """
+
+    def __init__(self, config: Config, client: CommentsClient, dispatcher: Any,
+                 journal: JournalState, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.client = client
+        self.dispatcher = dispatcher
+        self.journal = journal
+        self.clock = clock
+        self.last_success = 0.0
+        self.last_count = 0
+        self._skipped: OrderedDict[str, None] = OrderedDict()
+
+    async def poll(self) -> int:
+        """Returns how many new jobs were queued (-1 when the poll failed)."""
+        try:
+            messages = await self.client.pending(limit=PENDING_LIMIT)
+        except CommentsError as exc:
+            metrics.polls.labels("error").inc()
+            log.warning("poll failed: %s", exc)
+            return -1
+        now = self.clock()
+        self.last_success = now
+        metrics.polls.labels("ok").inc()
+        metrics.poll_last_success.set(now)
+        jobs = [j for m in messages if (j := self._job(m, now)) is not None]
+        self.last_count = len(jobs)
+        added: int = await asyncio.to_thread(self.dispatcher.offer, jobs) if jobs else 0
+        if added:
+            log.info("queued %d new message(s)", added)
+        return added
+
+    def _job(self, m: Message, now: float) -> Job | None:
+        if not m.needs_reply or m.entity is None:
+            return None
+        entity = self.config.entities.get(m.entity)
+        if entity is None or not entity.enabled:
+            self._skip(m.id, "unknown_entity" if entity is None else "disabled_entity",
+                       m.entity)
+            return None
+        model = m.model or entity.model
+        if m.model and not self._servable(m.model):
+            log.warning("message %s asks for model %s that no host serves; using %s",
+                        m.id, m.model, entity.model)
+            model = entity.model
+        return Job(message_id=m.id, entity=entity.id, model=model, priority=m.priority,
+                   enqueued_at=now, message=m, message_ts_ms=m.timestamp,
+                   reply_id=self.journal.reply_ids.get(m.id),
+                   server_claimed=m.id in self.journal.claimed)
+
+    def _servable(self, model: str) -> bool:
+        return any(not h.models or model in h.models or model in h.name_map
+                   for h in self.config.hosts)
+
+    def _skip(self, message_id: str, reason: str, entity: str) -> None:
+        if message_id in self._skipped:
+            return
+        self._skipped[message_id] = None
+        if len(self._skipped) > REMEMBER_SKIPS:
+            self._skipped.popitem(last=False)
+        metrics.skipped_messages.labels(reason).inc()
+        log.warning("skipping message %s: %s %r", message_id, reason, entity)

@@ -1,0 +1,274 @@
+"""Everything the supervisor runs, in start order, and how each piece stops.
+
+Start: locks -> journal recovery -> board and local hosts -> comments client -> manager and
+dispatcher -> host state -> worker pool -> /metrics. Shutdown reverses it. Each method is one
+step the supervisor's loops call; none of them blocks the event loop for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.multiprocess import mark_process_dead
+
+from botcluster import metrics
+from botcluster.comments import CommentsClient
+from botcluster.config import resolve_secret
+from botcluster.config.model import Config
+from botcluster.core.children import EmbeddedBoard
+from botcluster.core.cluster import HostView
+from botcluster.core.dispatcher import DispatcherSettings
+from botcluster.core.heal import HealTracker
+from botcluster.core.hoststate import describe, poll_hosts
+from botcluster.core.journal import Journal, compact
+from botcluster.core.locks import BotLock
+from botcluster.core.manager import ManagerServer
+from botcluster.core.metrics_http import serve
+from botcluster.core.poller import Poller
+from botcluster.core.pool import WorkerPool
+from botcluster.core.publisher import MetricsPublisher
+from botcluster.core.worker import WorkerArgs
+from botcluster.errors import BotclusterError
+from botcluster.hosts.adapters import HostAdapter, Timeouts, adapter_for
+from botcluster.hosts.local import LocalHostProcess
+
+log = logging.getLogger(__name__)
+
+
+class ManagerDied(BotclusterError):
+    """The manager process died: the queue is gone, so the bot halts (the journal and the
+    server let the next start recover)."""
+
+
+class Runtime:
+    def __init__(self, config: Config, config_path: Path, overrides: dict[str, Any]) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.overrides = overrides
+        self.lock = BotLock(config.bot.journal_path, config.api_url)
+        self.board = EmbeddedBoard(config) if config.embedded_board else None
+        self.local_hosts = [LocalHostProcess(h) for h in config.hosts if h.local is not None]
+        self.secrets = {h.api_key_env: v for h in config.hosts
+                        if h.api_key_env and (v := resolve_secret(h.api_key_env))}
+        self.admin_token = resolve_secret(config.board.admin_token_env)
+        self.journal = Journal(config.bot.journal_path)
+        self.manager: ManagerServer | None = None
+        self.dispatcher: Any = None
+        self.pool: WorkerPool | None = None
+        self.client: CommentsClient | None = None
+        self.adapters: dict[str, HostAdapter] = {}
+        self.poller: Poller | None = None
+        self.heal: HealTracker | None = None
+        self.publisher = MetricsPublisher(config)
+        self.http: Any = None
+        self.last_poll_ok = 0.0
+
+    # --- start ----------------------------------------------------------------------------
+
+    async def start(self, say: Callable[[str], None]) -> None:
+        self.lock.acquire()
+        state = compact(self.config.bot.journal_path)
+        await asyncio.to_thread(self._start_children)
+        bot = self.config.bot
+        self.client = CommentsClient(self.config.api_url, dialect=bot.dialect,
+                                     on_skip=lambda reason, _id: metrics.skipped_messages
+                                     .labels(reason).inc())
+        dialect = await self.client.detect()
+        self._start_manager()
+        await asyncio.to_thread(self.dispatcher.forget, list(state.done))
+        self.poller = Poller(self.config, self.client, self.dispatcher, state)
+        self.heal = HealTracker(self.client, self.journal, self.config.heal, self.admin_token)
+        self.heal.restore(list(state.posted.values()))
+        reports = await self.poll_hosts()
+        self._start_pool()
+        self._start_http()
+        self._banner(say, dialect, reports)
+
+    def _start_children(self) -> None:
+        if self.board is not None:
+            self.board.start()
+        for lh in self.local_hosts:
+            lh.start()
+        for lh in self.local_hosts:
+            lh.wait_ready(timeout_s=120.0)
+
+    def _start_manager(self) -> None:
+        hosts = [HostView(name=h.name, slots=h.slots, memory_gb=h.memory_gb,
+                          serves=frozenset(h.models), static_loaded=h.kind in
+                          ("llamacpp", "openai"), up=False) for h in self.config.hosts]
+        self.manager = ManagerServer(DispatcherSettings.from_config(self.config), hosts,
+                                     dict(self.config.entities))
+        self.dispatcher = self.manager.start()
+        timeouts = Timeouts(connect_s=self.config.bot.connect_timeout_s)
+        self.adapters = {h.name: adapter_for(h, api_key=self.secrets.get(h.api_key_env or ""),
+                                             timeouts=timeouts) for h in self.config.hosts}
+
+    def _start_pool(self) -> None:
+        bot = self.config.bot
+        args = [WorkerArgs(index=i, worker_id=f"{bot.worker_id}-w{i}",
+                           config_path=self.config_path, overrides=self.overrides,
+                           manager=self.manager.address,  # type: ignore[union-attr]
+                           log_level=bot.log_level, log_format=bot.log_format,
+                           secrets=self.secrets) for i in range(bot.workers)]
+        self.pool = WorkerPool(args, on_death=self._worker_died)
+        self.pool.start()
+
+    def _start_http(self) -> None:
+        m = self.config.metrics
+        if m.enabled:
+            self.http = serve(m.host, m.port, self.healthy, self.ready, self.status)
+
+    def _banner(self, say: Callable[[str], None], dialect: str, reports: list[Any]) -> None:
+        if self.board is not None:
+            say(f"board: {self.board.url}/")
+        say(f"comments API: {self.config.api_url} ({dialect} dialect)")
+        if self.config.metrics.enabled:
+            m = self.config.metrics
+            say(f"metrics: http://{m.host}:{m.port}/metrics")
+        for r in reports:
+            say(describe(r, self.config.host(r.host).slots))
+        say(f"workers: {self.config.bot.workers} x {self.config.bot.jobs_per_worker} jobs; ready")
+
+    # --- the loops' steps -----------------------------------------------------------------
+
+    async def poll_once(self) -> int:
+        assert self.poller is not None and self.heal is not None
+        added = await self.poller.poll()
+        if added >= 0:
+            self.last_poll_ok = self.poller.last_success
+        for posted in await asyncio.to_thread(self.dispatcher.take_posted):
+            self.heal.track(posted)
+        await self.heal.verify()
+        return added
+
+    async def settled(self) -> bool:
+        """Nothing queued or running and every posted reply seen (burst mode's end)."""
+        assert self.heal is not None
+        idle: bool = await asyncio.to_thread(self.dispatcher.idle)
+        return idle and not self.heal.pending
+
+    async def poll_hosts(self) -> list[Any]:
+        return await poll_hosts(self.adapters, self.dispatcher)
+
+    def check_manager(self) -> None:
+        proc = self.manager.process if self.manager else None
+        if proc is not None and not proc.is_alive():
+            raise ManagerDied(f"manager process exited with {proc.exitcode}")
+
+    async def supervise_pool(self, stuck_after_s: float) -> None:
+        assert self.pool is not None
+        self.pool.reap(draining=False)
+        self.pool.top_up()
+        stale = await asyncio.to_thread(self.dispatcher.stale_workers, stuck_after_s)
+        self.pool.kill_stuck(stale)
+
+    def pool_sentinels(self) -> list[int]:
+        return list(self.pool.sentinels()) if self.pool else []
+
+    async def publish(self) -> None:
+        snap = await asyncio.to_thread(self.dispatcher.snapshot)
+        self.publisher.publish(snap, self.pool.alive() if self.pool else 0)
+        metrics.worker_restarts.inc(0)
+
+    def _worker_died(self, worker_id: str, pid: int) -> None:
+        """Called from reap(): leases back to the queue at once; drop its live gauges."""
+        with contextlib.suppress(Exception):
+            n = self.dispatcher.worker_died(worker_id)
+            log.warning("worker %s died holding %d lease(s); requeued", worker_id, n)
+        if pid:
+            mark_process_dead(pid)
+        if self.pool is not None:
+            metrics.worker_restarts.inc()
+
+    # --- health ---------------------------------------------------------------------------
+
+    def healthy(self) -> tuple[bool, dict[str, Any]]:
+        import time
+
+        manager = self.manager.process if self.manager else None
+        alive = self.pool.alive() if self.pool else 0
+        since = time.time() - self.last_poll_ok if self.last_poll_ok else None
+        poll_ok = since is not None and since < max(30.0, 10 * self.config.bot.poll_interval_s)
+        ok = bool(manager and manager.is_alive()) and alive > 0 and poll_ok
+        return ok, {"workers_alive": alive, "seconds_since_poll": since,
+                    "manager_alive": bool(manager and manager.is_alive())}
+
+    def status(self) -> dict[str, Any]:
+        view: dict[str, Any] = self.dispatcher.view()
+        view["heal_pending"] = len(self.heal.pending) if self.heal else 0
+        view["workers_alive"] = self.pool.alive() if self.pool else 0
+        return view
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        ok, detail = self.healthy()
+        return ok and self.last_poll_ok > 0, detail
+
+    # --- stop -----------------------------------------------------------------------------
+
+    async def shutdown(self, drain_grace_s: float) -> None:
+        """Drain and stop everything that was started, in reverse order. Never raises."""
+        if self.dispatcher is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.dispatcher.drain)
+        if self.pool is not None:
+            await asyncio.to_thread(self.pool.stop, drain_grace_s)
+            self.pool.reap(draining=True)
+        await self._give_back_claims()
+        if self.heal is not None:
+            with contextlib.suppress(Exception):
+                for posted in await asyncio.to_thread(self.dispatcher.take_posted):
+                    self.heal.track(posted)
+                await asyncio.wait_for(self.heal.verify(), 2.0)
+        await self._close_clients()
+        if self.http is not None:
+            self.http.shutdown()
+        if self.manager is not None:
+            self.manager.stop()
+        await asyncio.to_thread(self._stop_children)
+        self.lock.release()
+        log.info("stopped")
+
+    async def _give_back_claims(self) -> None:
+        """Messages this bot claimed on the server but did not finish go back to pending
+        (the KV server never times a claim out)."""
+        if self.dispatcher is None or self.client is None:
+            return
+        with contextlib.suppress(Exception):
+            ids = await asyncio.to_thread(self.dispatcher.unfinished_server_claims)
+            for mid in ids:
+                await asyncio.wait_for(self.client.fail(mid, "bot stopped; retry"), 2.0)
+                await self.journal.append({"e": "done", "m": mid, "o": "returned"})
+                log.info("returned %s to pending on the server", mid)
+
+    async def _close_clients(self) -> None:
+        await self.journal.aclose()
+        if self.client is not None:
+            await self.client.aclose()
+        for a in self.adapters.values():
+            await a.aclose()
+
+    def _stop_children(self) -> None:
+        for lh in self.local_hosts:
+            lh.stop()
+        if self.board is not None:
+            self.board.stop()
+
+    def kill_everything(self) -> None:
+        """Second signal: no drain. Children die with SIGKILL; the journal and the server
+        let the next start recover."""
+        pids = (self.pool.pids() if self.pool else []) + [
+            p for p in [lh.pid for lh in self.local_hosts] if p]
+        if self.board is not None and self.board.proc is not None:
+            pids.append(self.board.proc.pid)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if self.manager is not None:
+            self.manager.stop()

@@ -1,0 +1,116 @@
+"""A worker process: claims jobs from the dispatcher and runs several at once on uvloop.
+
+Started by the supervisor with the spawn method. It rebuilds its own config from the file (the
+frozen config holds read-only mappings, which do not pickle), connects to the manager, and runs
+`jobs` claim loops plus a heartbeat that keeps its leases alive. SIGTERM stops claiming, lets
+the running jobs finish, and exits 0; the supervisor escalates to SIGKILL if that takes too long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botcluster.config.model import LogFormat
+from botcluster.core.manager import ManagerAddress
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 1.0
+CLAIM_WAIT_S = 1.0
+EXIT_BOOT_FAILED = 3  # the supervisor halts instead of restarting a worker that cannot boot
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    index: int
+    worker_id: str
+    config_path: Path
+    overrides: dict[str, Any]
+    manager: ManagerAddress
+    log_level: str = "INFO"
+    log_format: LogFormat = "text"
+    secrets: dict[str, str] = field(default_factory=dict)  # env name -> value, never logged
+
+
+def worker_main(args: WorkerArgs) -> None:
+    """Process entry point (must stay importable at module level for spawn)."""
+    from botcluster.logs import setup_logging
+
+    setup_logging(args.log_level, args.log_format)
+    try:
+        worker = Worker.build(args)
+    except Exception:
+        log.exception("worker %s cannot boot", args.worker_id)
+        raise SystemExit(EXIT_BOOT_FAILED) from None
+    import uvloop
+
+    uvloop.run(worker.run())
+
+
+class Worker:
+    def __init__(self, args: WorkerArgs, config: Any) -> None:
+        self.args = args
+        self.config = config
+        self.stopping = asyncio.Event()
+
+    @classmethod
+    def build(cls, args: WorkerArgs) -> Worker:
+        from botcluster.config import apply_overrides, load
+
+        config = apply_overrides(load(args.config_path), **args.overrides)
+        return cls(args, config)
+
+    async def run(self) -> None:
+        from botcluster.comments import CommentsClient
+        from botcluster.core.job_runner import JobRunner, RunnerDeps
+        from botcluster.core.journal import Journal
+        from botcluster.core.link import DispatcherLink
+        from botcluster.hosts.adapters import Timeouts, adapter_for
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        bot = self.config.bot
+        link = DispatcherLink(await asyncio.to_thread(self.args.manager.connect))
+        timeouts = Timeouts(connect_s=bot.connect_timeout_s,
+                            first_token_s=bot.generation_timeout_s,
+                            total_s=bot.generation_timeout_s * 2)
+        adapters = {h.name: adapter_for(h, api_key=self.args.secrets.get(h.api_key_env or ""),
+                                        timeouts=timeouts) for h in self.config.hosts}
+        client = CommentsClient(self.config.api_url, dialect=bot.dialect)
+        journal = Journal(bot.journal_path)
+        runner = JobRunner(RunnerDeps(config=self.config, link=link, client=client,
+                                      adapters=adapters, journal=journal,
+                                      server_worker_id=self.args.worker_id))
+        log.info("worker %s ready (pid %d, %d jobs at once)", self.args.worker_id,
+                 os.getpid(), bot.jobs_per_worker)
+        try:
+            beat = asyncio.create_task(self._heartbeat(link))
+            await asyncio.gather(*(self._claim_loop(link, runner)
+                                   for _ in range(bot.jobs_per_worker)))
+            beat.cancel()
+        finally:
+            await journal.aclose()
+            await client.aclose()
+            for a in adapters.values():
+                await a.aclose()
+        log.info("worker %s stopped", self.args.worker_id)
+
+    async def _claim_loop(self, link: Any, runner: Any) -> None:
+        while not self.stopping.is_set():
+            claim = await link.claim(self.args.worker_id, CLAIM_WAIT_S)
+            if claim is not None:
+                await runner.run(claim)
+
+    async def _heartbeat(self, link: Any) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a missed beat only shortens a lease
+                await link.heartbeat(self.args.worker_id)
+            await asyncio.sleep(HEARTBEAT_S)
