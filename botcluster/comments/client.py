@@ -222,7 +222,9 @@ class CommentsClient:
         else:
             resp = await self._http.request("POST", "/api/queue/complete",
                                             body={"messageId": message_id})
-        self._read.json_ok(resp, "complete")
+        # Any 2xx is done: the body (the message, or {"success"}) adds nothing.
+        if resp.status >= 400:
+            raise resp.rejected()
 
     async def fail(self, message_id: str, error: str) -> FailResult | None:
         """Record a failed attempt (KV queue only; None in the other dialects). The server
@@ -261,7 +263,8 @@ class CommentsClient:
                                         body={"messageId": message_id}, headers=headers)
         if resp.status == 404:
             return False
-        self._read.json_ok(resp, "add-to-cache")
+        if resp.status >= 400:
+            raise resp.rejected()
         return True
 
     # --- plumbing ----------------------------------------------------------------------------
