@@ -37,6 +37,8 @@ class CommentsClient:
 
     `transport`, `sleep`, `rng` and `clock` are the seams for tests: an `httpx.MockTransport`,
     a fake sleep that returns at once, a seeded `random.Random`, a fixed clock.
+    `max_body_bytes` bounds what one answer may make us read (the site's whole cache is well
+    under 1 MB); a bigger body is counted as `oversize_body` and read as empty.
     """
 
     def __init__(self, base_url: str, *, dialect: str = d.AUTO,
@@ -45,13 +47,18 @@ class CommentsClient:
                  rng: random.Random | None = None,
                  on_skip: Callable[[str, str], None] | None = None,
                  clock: Callable[[], float] = time.time, backoff: Backoff | None = None,
-                 max_text_chars: int = MAX_TEXT_CHARS) -> None:
+                 max_text_chars: int = MAX_TEXT_CHARS,
+                 max_body_bytes: int = 16 * 1024 * 1024) -> None:
         if dialect not in d.DIALECTS:
             raise ValueError(f"dialect must be one of {', '.join(d.DIALECTS)}, not {dialect!r}")
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"base_url must be an http(s) URL with a host, not {base_url!r}")
         self.dialect = dialect
         self.max_text_chars = max_text_chars
         self._http = Http(base_url, transport=transport, timeout_s=timeout_s, retries=retries,
-                          sleep=sleep, rng=rng or random.Random(), clock=clock, backoff=backoff)
+                          sleep=sleep, rng=rng or random.Random(), clock=clock, backoff=backoff,
+                          max_body_bytes=max_body_bytes)
         self._skips = SkipLog(on_skip)
         self._read = Reader(self._skips, max_text_chars=max_text_chars,
                             max_body_bytes=self._http.max_body_bytes)

@@ -84,7 +84,7 @@ class Http:
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None,
                  timeout_s: float, retries: int, sleep: Sleep, rng: random.Random,
                  clock: Callable[[], float] = time.time, backoff: Backoff | None = None,
-                 max_body_bytes: int = 8 * 1024 * 1024) -> None:
+                 max_body_bytes: int = 16 * 1024 * 1024) -> None:
         self.timeout_s = timeout_s
         self.retries = max(0, retries)
         self.backoff = backoff or Backoff()

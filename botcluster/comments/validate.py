@@ -172,13 +172,36 @@ def parse_message(obj: Any, *, max_text_chars: int = MAX_TEXT_CHARS) -> Message:
 
 
 class SkipLog:
-    """Counts and logs what was skipped, and tells the metrics hook."""
+    """Counts and logs what was skipped, and tells the metrics hook.
+
+    A bad message with an id is counted and logged once per reason, however many polls see it
+    again (the recent cache is re-read every few seconds); later sightings are logged at debug.
+    Items without a usable id, and bad bodies, count every time.
+    """
+
+    REMEMBER = 10_000  # (reason, id) pairs kept to recognise repeats; the oldest are forgotten
 
     def __init__(self, on_skip: Callable[[str, str], None] | None = None) -> None:
         self.counts: collections.Counter[str] = collections.Counter()
         self._on_skip = on_skip
+        self._seen: collections.OrderedDict[tuple[str, str], None] = collections.OrderedDict()
+
+    def _repeat(self, reason: str, message_id: str) -> bool:
+        if message_id == "?":
+            return False
+        key = (reason, message_id)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return True
+        self._seen[key] = None
+        if len(self._seen) > self.REMEMBER:
+            self._seen.popitem(last=False)
+        return False
 
     def skip(self, reason: str, message_id: str, detail: str, where: str) -> None:
+        if self._repeat(reason, message_id):
+            log.debug("skipped %s from %s again: %s", message_id, where, reason)
+            return
         self.counts[reason] += 1
         log.warning("skipped %s from %s: %s: %s", message_id, where, reason, detail)
         if self._on_skip is not None:

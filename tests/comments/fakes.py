@@ -100,5 +100,6 @@ def human(mid: str = "1761571872625-2qa6p4o4k", **over: Any) -> dict[str, Any]:
 def client(site: FakeSite, dialect: str = "kv", sleep: FakeSleep | None = None,
            **kw: Any) -> CommentsClient:
     kw.setdefault("backoff", Backoff(base_s=0.5, cap_s=20.0, retry_after_cap_s=60.0))
-    return CommentsClient(BASE_URL, dialect=dialect, transport=httpx.MockTransport(site),
+    base_url = kw.pop("base_url", BASE_URL)
+    return CommentsClient(base_url, dialect=dialect, transport=httpx.MockTransport(site),
                           sleep=sleep or FakeSleep(), rng=random.Random(7), **kw)

@@ -132,8 +132,7 @@ def test_body_over_the_cap_is_dropped_without_reading_it_all() -> None:
     site = pending_of().on("GET", "/api/queue/pending", raw(big.encode()))
 
     async def go() -> None:
-        async with client(site) as api:
-            api._http.max_body_bytes = 4096
+        async with client(site, max_body_bytes=4096) as api:
             assert await api.pending() == []
             assert api.skipped == {"oversize_body": 1}
 
@@ -179,6 +178,26 @@ def test_claim_with_malformed_message_raises_and_counts() -> None:
             assert api.skipped == {"missing_field": 1}
 
     run(go())
+
+
+def test_a_bad_message_seen_again_is_counted_once() -> None:
+    hook: list[tuple[str, str]] = []
+    site = pending_of(human("a", text=None), human("b"), {"text": "no id"})
+
+    async def go() -> None:
+        async with client(site, on_skip=lambda r, i: hook.append((r, i))) as api:
+            for _ in range(3):
+                assert [m.id for m in await api.pending()] == ["b"]
+            assert api.skipped == {"missing_field": 4}  # "a" once, the id-less item 3 times
+
+    run(go())
+    assert hook.count(("missing_field", "a")) == 1
+
+
+def test_base_url_must_be_http() -> None:
+    for bad in ("localhost:8787", "ftp://127.0.0.1", "http://"):
+        with pytest.raises(ValueError, match="base_url"):
+            client(FakeSite(), base_url=bad)
 
 
 def test_broken_skip_hook_does_not_break_polling() -> None:
