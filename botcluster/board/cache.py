@@ -43,7 +43,10 @@ class RecentCache:
         self._store = store
         self._faults = faults
         self._monotonic = monotonic
-        self._landed = 0  # writes that have landed so far; a read remembers the count it saw
+        # Cache writes handed to the store so far. The store runs calls one at a time in the
+        # order they are handed over, so this is also the order in which writes land; a read
+        # remembers the count it saw, and a write is overlapping if the count moved since.
+        self._dispatched = 0
         self._snapshot: list[Message] | None = None
         self._snapshot_at = 0.0
         self._lock = asyncio.Lock()
@@ -82,7 +85,7 @@ class RecentCache:
             return await self._change(edit, 0.0)
 
     async def _change(self, edit: Edit, pause_s: float) -> bool:
-        seen = self._landed
+        seen = self._dispatched
         current = await self.read()
         if pause_s > 0:
             await asyncio.sleep(pause_s)
@@ -90,15 +93,15 @@ class RecentCache:
         if updated is None:
             return False
         updated = updated[-CACHE_SIZE:]
-        if self._landed != seen:
+        if self._dispatched != seen:
             self.counters.overlapping_writes += 1
+        self._dispatched += 1
         try:
             await self._store.put_value(CACHE_KEY, json.dumps(updated, ensure_ascii=False))
         except StorageError:
             self.counters.failed_writes += 1
             log.exception("cache write failed (swallowed, as on the site)")
             return False
-        self._landed += 1
         self.counters.writes += 1
         return True
 
