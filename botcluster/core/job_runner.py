@@ -23,6 +23,7 @@ from botcluster.core.link import DispatcherLink
 from botcluster.errors import (
     BotclusterError,
     ClaimLost,
+    ContextOverflow,
     GenerationError,
     HostDown,
     OutOfMemory,
@@ -33,6 +34,7 @@ from botcluster.prompt import build_messages, clean_reply, sampling_params, trun
 log = logging.getLogger(__name__)
 
 MAX_FAIL_CALLS = 5  # /fail calls needed at most to mark a message failed on the KV server
+EMPTY_PREFIX = "empty reply after cleaning"
 
 
 @dataclass
@@ -86,7 +88,7 @@ class JobRunner:
             await self._finish(job, lease, "skipped")
             return "skipped"
         if cleaned.text is None:
-            raise EmptyReply(f"empty reply after cleaning ({cleaned.reason})")
+            raise EmptyReply(f"{EMPTY_PREFIX} ({cleaned.reason})")
         posted = await self._post(job, lease, entity, reply_id, cleaned.text)
         await self._finish(job, lease, "replied", posted)
         return "replied"
@@ -127,11 +129,18 @@ class JobRunner:
         await self._prepare_host(adapter, lease)
         message: Message = job.message
         lines = await self._context_lines(message, entity)
+        if job.last_error.startswith(EMPTY_PREFIX):
+            # The model imitated the conversation instead of answering: the context invites
+            # that, so the next attempt goes without it.
+            lines = []
         if lease.context_length:
             # Fit the host's context per request, dropping the oldest lines: never a 400.
             prompt = truncate_context(entity, human_username=message.username,
                                       human_text=message.text, context_lines=lines,
                                       context_length=lease.context_length)
+            if not prompt.fits:
+                raise ContextOverflow(lease.host, f"system prompt alone exceeds the "
+                                      f"{lease.context_length}-token context")
             messages = prompt.messages
         else:
             messages = build_messages(entity, human_username=message.username,
