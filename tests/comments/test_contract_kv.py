@@ -83,6 +83,11 @@ def test_post_normalises_and_returns_the_stored_message(url: str) -> None:
     assert (bp["status"], bp["claimedBy"], bp["claimedAt"], bp["attempts"]) == (
         "pending", None, None, 0)
     assert bp["entity"] == "emotional-intelligence" and bp["processed"] is False
+    sent = human_msg(botParams={"entity": "e", "priority": 7, "ais": "Guide:100100100",
+                                "model": "m@f16", "status": "complete", "attempts": 5})
+    kept = httpx.post(f"{url}/api/comments", json=sent).json()["botParams"]
+    assert (kept["priority"], kept["ais"], kept["model"]) == (7, "Guide:100100100", "m@f16")
+    assert (kept["status"], kept["attempts"]) == ("pending", 0)
     long = httpx.post(f"{url}/api/comments", json=human_msg(text="y" * 1500)).json()
     assert len(long["text"]) == 1000
     empty = httpx.post(f"{url}/api/comments", json=human_msg(text="  \n "))
@@ -116,6 +121,9 @@ def test_patch_sets_processed_only_and_keeps_status_pending(url: str) -> None:
     missing = httpx.patch(f"{url}/api/comments/nope-{new_id()}",
                           json={"botParams": {"processed": True}})
     assert missing.status_code == 404
+    r = httpx.patch(f"{url}/api/comments/{msg['id']}", json={"botParams": {"processed": False}})
+    assert r.status_code == 200 and r.json()["id"] == msg["id"]
+    assert r.json()["text"] == msg["text"] and r.json()["botParams"]["processed"] is False
     with_client(url, lambda api: api.complete(msg["id"]), dialect=KV_LEGACY)
     [m] = [m for m in with_client(url, lambda api: api.recent()) if m.id == msg["id"]]
     assert (m.processed, m.status) == (True, "pending")
@@ -156,6 +164,8 @@ def test_claim_complete_and_the_second_claim_409(url: str) -> None:
         await api.complete(msg["id"])
         [cached] = [c for c in await api.recent() if c.id == msg["id"]]
         assert (cached.status, cached.processed) == ("complete", True)
+        with pytest.raises(ClaimLost):
+            await api.claim(msg["id"], "w3")  # 409: not pending any more
         with pytest.raises(CommentsRejected) as info:
             await api.complete(f"nope-{new_id()}")
         assert info.value.status == 404
@@ -163,6 +173,9 @@ def test_claim_complete_and_the_second_claim_409(url: str) -> None:
     with_client(url, go)
     r = httpx.post(f"{url}/api/queue/claim", json={"messageId": msg["id"]})
     assert r.status_code == 400
+    r = httpx.post(f"{url}/api/queue/complete", json={"messageId": msg["id"]})
+    assert (r.status_code, r.json()["success"]) == (200, True)
+    assert httpx.post(f"{url}/api/queue/complete", json={}).status_code == 400
 
 
 def test_complete_sets_processed_whatever_the_status(url: str) -> None:
@@ -213,6 +226,8 @@ def test_add_to_cache_duplicates_and_404(url: str) -> None:
         assert rows.count(msg["id"]) == 2
 
     with_client(url, go)
+    r = httpx.post(f"{url}/api/admin/add-to-cache", json={"messageId": msg["id"]})
+    assert r.json()["success"] is True
     assert httpx.post(f"{url}/api/admin/add-to-cache", json={}).status_code == 400
 
 
@@ -267,8 +282,11 @@ def test_fresh_board_heartbeat_zero_and_rate_limit(tmp_path: Path) -> None:
         # checked before validation: an empty text is 429, not 400
         r = httpx.post(f"{u}/api/comments", json=human_msg(domain="example.org", text=""))
         assert r.status_code == 429
-        # the bot's domain is exempt
+        # the bot's domain is exempt, and so is the site's own Origin
         with_client(u, lambda api: api.post(reply_to(human_msg())))
+        r = httpx.post(f"{u}/api/comments", json=human_msg(domain="example.org"),
+                       headers={"origin": "https://saywhatwant.app"})
+        assert r.status_code == 200
 
 
 def test_cache_holds_200(tmp_path: Path) -> None:
@@ -350,3 +368,29 @@ def test_post_whose_answer_was_lost_is_resent_with_the_same_id(url: str) -> None
 
     rows = run(go())
     assert rows.count(reply.id) == 2  # the record once, the cache twice: recent() dedups
+
+
+def test_replies_lost_to_the_cache_race_are_healed(tmp_path: Path) -> None:
+    """CONTRACT.md 1: concurrent POSTs erase each other from the cache; add-to-cache, one at a
+    time and repeated until the id shows up, makes every reply visible."""
+    with board(tmp_path, "--cache-race", "--race-pause-ms", "20") as u:
+        msg = post_human(u)
+        replies = [reply_to(msg, f"reply {i}") for i in range(12)]
+
+        async def go() -> tuple[int, int]:
+            async with CommentsClient(u, timeout_s=5) as api:
+                await asyncio.gather(*(api.post(r) for r in replies))
+                wanted = {r.id for r in replies}
+                seen = {m.id for m in await api.recent(message_type="AI")}
+                lost = len(wanted - seen)
+                for _ in range(20):
+                    missing = wanted - {m.id for m in await api.recent(message_type="AI")}
+                    if not missing:
+                        break
+                    for mid in sorted(missing):
+                        assert await api.add_to_cache(mid) is True
+                return lost, len(missing)
+
+        lost, still_missing = run(go())
+        assert lost > 0, "the board did not reproduce the race"
+        assert still_missing == 0
