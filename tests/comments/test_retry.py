@@ -191,3 +191,17 @@ def test_claim_409_after_a_lost_answer_finds_our_own_claim() -> None:
 
     run(go())
     assert len(site.calls("GET", "/api/comments")) == 1
+
+
+def test_retry_after_date_uses_the_injected_clock() -> None:
+    site = FakeSite().on("GET", "/api/stats",
+                         js({}, 503, **{"Retry-After": "Wed, 21 Oct 2015 07:28:05 GMT"}),
+                         js({"cacheSize": 0}))
+    sleep = FakeSleep()
+
+    async def go() -> None:
+        async with client(site, sleep=sleep, clock=lambda: 1445412480.0) as api:
+            assert await api.stats() == {"cacheSize": 0}
+
+    run(go())
+    assert sleep.delays == [5.0]
