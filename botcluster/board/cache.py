@@ -97,7 +97,7 @@ class RecentCache:
             self.counters.overlapping_writes += 1
         self._dispatched += 1
         try:
-            await self._store.put_value(CACHE_KEY, json.dumps(updated, ensure_ascii=False))
+            await self._store.put_value(CACHE_KEY, json.dumps(updated))
         except StorageError:
             self.counters.failed_writes += 1
             log.exception("cache write failed (swallowed, as on the site)")

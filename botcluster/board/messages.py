@@ -18,6 +18,7 @@ Message = dict[str, Any]
 _WHITESPACE = re.compile(r"\s+")
 _LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
 BASE36 = string.digits + string.ascii_lowercase
+MAX_SAFE_INTEGER = 2**53 - 1  # JavaScript's; beyond it a ms timestamp is not a time
 
 
 class InvalidMessage(ValueError):
@@ -88,8 +89,8 @@ def build_message(body: Mapping[str, Any], *, now_ms: int, origin: str | None,
     if not isinstance(message_id, str):
         raise InvalidMessage("id must be a string")
     timestamp = body.get("timestamp") or now_ms
-    if not is_number(timestamp):
-        raise InvalidMessage("timestamp must be a number (ms)")
+    if not is_number(timestamp) or not 0 < timestamp <= MAX_SAFE_INTEGER:
+        raise InvalidMessage("timestamp must be a positive number of ms")
     message: Message = {"id": message_id, "text": text, "timestamp": timestamp}
     username = sanitize_username(body.get("username"))
     if username is not None:

@@ -20,18 +20,32 @@ class BadRequest(Exception):
         self.extra = extra
 
 
+class BoardJSONResponse(JSONResponse):
+    """UTF-8 JSON; strings with lone surrogates (which JSON allows) are sent as escapes."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None
                   ) -> Response:
-    return JSONResponse(payload, status_code=status, headers=headers)
+    return BoardJSONResponse(payload, status_code=status, headers=headers)
 
 
 def error(status: int, message: str, **extra: Any) -> Response:
-    return JSONResponse({"error": message, **extra}, status_code=status)
+    return BoardJSONResponse({"error": message, **extra}, status_code=status)
 
 
 def queue_error(status: int, message: str) -> Response:
     """The queue endpoints answer errors as `{"success": false, "error": ...}`."""
-    return JSONResponse({"success": False, "error": message}, status_code=status)
+    return BoardJSONResponse({"success": False, "error": message}, status_code=status)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def not_found() -> Response:
@@ -42,7 +56,7 @@ async def read_json(request: Request) -> tuple[Any, bool]:
     """(parsed body, ok). ok is False for an unreadable or non-JSON body."""
     raw = await request.body()
     try:
-        return json.loads(raw), True
+        return json.loads(raw, parse_constant=_no_constants), True
     except (ValueError, UnicodeDecodeError):
         return None, False
 

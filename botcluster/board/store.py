@@ -82,7 +82,8 @@ class Records:
         self._store.seq += 1
         self._conn.execute(
             "INSERT OR REPLACE INTO records (id, timestamp, seq, body) VALUES (?, ?, ?, ?)",
-            (message["id"], number, self._store.seq, json.dumps(message, ensure_ascii=False)))
+            # ASCII escapes keep lone surrogates (valid in JSON text, not in UTF-8) storable.
+            (message["id"], number, self._store.seq, json.dumps(message)))
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])

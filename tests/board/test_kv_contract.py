@@ -115,7 +115,8 @@ def test_patch_processed_only(board: RunningBoard) -> None:
                 {"botParams": {"processed": True}, "text": "x"}, [], {}):
         r = board.client.patch(f"{board.url}/api/comments/{m['id']}", json=bad)
         assert r.status_code == 400, bad
-    r = board.client.patch(f"{board.url}/api/comments/nope", json={"botParams": {"processed": False}})
+    r = board.client.patch(f"{board.url}/api/comments/nope",
+                           json={"botParams": {"processed": False}})
     assert r.status_code == 404
     r = board.client.patch(f"{board.url}/api/comments/{m['id']}", content=b"{bad")
     assert r.status_code == 400
@@ -145,10 +146,12 @@ def test_claim_complete(board: RunningBoard) -> None:
     r = board.post("/api/queue/claim", json={"messageId": m["id"], "workerId": "w2"})
     assert r.status_code == 409 and r.json()["success"] is False
     assert board.get("/api/queue/pending").json()["pending"] == []
-    assert board.post("/api/queue/complete", json={"messageId": m["id"]}).json() == {"success": True}
+    done = board.post("/api/queue/complete", json={"messageId": m["id"]})
+    assert done.json() == {"success": True}
     cached = board.get("/api/comments?after=0").json()[0]["botParams"]
     assert cached["status"] == "complete" and cached["processed"] is True
-    assert board.post("/api/queue/claim", json={"messageId": "x", "workerId": "w"}).status_code == 404
+    r = board.post("/api/queue/claim", json={"messageId": "x", "workerId": "w"})
+    assert r.status_code == 404
     assert board.post("/api/queue/claim", json={"messageId": m["id"]}).status_code == 400
     assert board.post("/api/queue/complete", json={}).status_code == 400
     assert board.post("/api/queue/complete", json={"messageId": "x"}).status_code == 404
@@ -198,7 +201,8 @@ def test_add_to_cache_no_dedup(board: RunningBoard) -> None:
 
 def test_heartbeat_and_stats(board: RunningBoard) -> None:
     r = board.get("/api/heartbeat")
-    assert r.status_code == 200 and r.text == "0" and r.headers["content-type"].startswith("text/plain")
+    assert r.status_code == 200 and r.text == "0"
+    assert r.headers["content-type"].startswith("text/plain")
     _post(board, timestamp=5)
     beat = int(board.get("/api/heartbeat").text)
     assert beat > 1_600_000_000_000  # server time of the POST, not the client's timestamp
