@@ -1,4 +1,4 @@
 from botcluster.cli import main
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="botcluster")

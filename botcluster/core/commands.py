@@ -21,14 +21,32 @@ def _overrides(**opts: Any) -> dict[str, Any]:
 
 
 def load_config(path: Path, overrides: dict[str, Any]) -> Any:
-    """The validated config, or exit 2 with the one-line error on stderr."""
-    from botcluster.config import apply_overrides, load
+    """The validated config, or exit 2 with the one-line error on stderr.
 
+    An override's error names the option or the environment variable it came from.
+    """
+    from botcluster.config import apply_overrides, load
+    from botcluster.config.overrides import ENV_NAMES, OPTION_NAMES
+
+    from_env = _from_environment(overrides)
     try:
-        return apply_overrides(load(path), **overrides)
+        config = load(path)
+        for key, value in overrides.items():
+            origin, names = ("environment", ENV_NAMES) if key in from_env else (
+                "command line", OPTION_NAMES)
+            config = apply_overrides(config, **{key: value}, origin=origin, names=names)
+        return config
     except ConfigError as exc:
         click.echo(f"config error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+def _from_environment(overrides: dict[str, Any]) -> set[str]:
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return set()
+    env = click.core.ParameterSource.ENVIRONMENT
+    return {k for k in overrides if ctx.get_parameter_source(k) == env}
 
 
 @click.command()
