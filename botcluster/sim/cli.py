@@ -27,13 +27,13 @@ async def serve(cluster: SimCluster, ports_file: Path | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     await cluster.start()
     try:
-        for name, url in cluster.urls.items():
-            click.echo(f"{name} {url}")
-        sys.stdout.flush()
-        if ports_file is not None:
+        if ports_file is not None:  # first, so a reader of our stdout finds it complete
             tmp = ports_file.with_name(ports_file.name + ".tmp")
             tmp.write_text(json.dumps(cluster.urls, indent=2) + "\n")
             os.replace(tmp, ports_file)  # readers never see a half-written file
+        for name, url in cluster.urls.items():
+            click.echo(f"{name} {url}")
+        sys.stdout.flush()
         await stop.wait()
     finally:
         await cluster.stop()

@@ -216,12 +216,15 @@ class SimHost:
                 inst.fresh = False
                 if self.spec.hazards.lose_first_request:
                     raise RequestLost(f'request to freshly loaded "{inst.id}" was lost')
-            await self.clock.sleep(self.spec.ttft_s)
+            # sleep to absolute deadlines, so that timer overshoot does not accumulate
+            deadline = started + self.spec.ttft_s
+            await self.clock.sleep(deadline - self.clock.now())
             step = max(1, -(-n_tokens // STREAM_CHUNKS))
             done = 0
             while done < n_tokens:
                 chunk = min(step, n_tokens - done)
-                await self.clock.sleep(chunk / self.spec.tokens_per_s)
+                deadline += chunk / self.spec.tokens_per_s
+                await self.clock.sleep(deadline - self.clock.now())
                 done += chunk
                 self.stats.tokens_generated += chunk
                 yield chunk
