@@ -43,6 +43,7 @@ class HostView:
     down_until: float = 0.0  # circuit breaker: no traffic before this (half-open after)
     failures: int = 0
     static_loaded: bool = False  # a host that serves fixed models and cannot load (llama.cpp)
+    oom: bool = False  # the host refused a load for memory: the next load here must evict
 
     @property
     def free(self) -> int:
@@ -103,14 +104,17 @@ def find_load(hosts: list[HostView], model: str, now: float,
 
 def _evictions(h: HostView, model: str, busy: set[str]) -> tuple[str, ...] | None:
     """Models to unload from `h` so that `model` fits, LRU first; None if it cannot fit."""
+    idle = [m for m in h.loaded if h.running.get(m, 0) == 0 and m not in busy]
+    idle.sort(key=lambda m: h.last_used.get(m, 0.0))
+    if h.oom:
+        # The host said no: our memory figures were wrong. Free one idle model and retry.
+        return tuple(idle[:1]) if idle else None
     if h.memory_gb is None:
         return ()  # no budget known: the host itself decides (and says OOM if it must)
     need = h.sizes_gb.get(model, 0.0)
     free = h.memory_gb - h.memory_used()
     if need <= free:
         return ()
-    idle = [m for m in h.loaded if h.running.get(m, 0) == 0 and m not in busy]
-    idle.sort(key=lambda m: h.last_used.get(m, 0.0))
     out: list[str] = []
     for m in idle:
         out.append(m)

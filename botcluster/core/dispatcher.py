@@ -184,13 +184,16 @@ class Dispatcher:
                 job.server_claimed = server_claimed
             return True
 
-    def load_finished(self, lease_id: str, ok: bool, context_length: int = 0) -> None:
+    def load_finished(self, lease_id: str, ok: bool, context_length: int = 0,
+                      out_of_memory: bool = False) -> None:
+        """A load the lease asked for ended. Out of memory: the next load there evicts."""
         with self._cond:
             lease = self.leases.get(lease_id)
             if lease is None:
                 return
             host = self.hosts[lease.host]
             host.loading.discard(lease.model)
+            host.oom = out_of_memory
             if ok:
                 host.loaded[lease.model] = context_length
             self._cond.notify_all()

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_FAIL_CALLS = 5  # /fail calls needed at most to mark a message failed on the KV server
 EMPTY_PREFIX = "empty reply after cleaning"
+OOM_PREFIX = "out of memory"
 
 
 @dataclass
@@ -65,6 +66,10 @@ class JobRunner:
             # The host, not the message, failed: mark it and let another host take the job.
             await self.d.link.host_failed(lease.host, exc.detail)
             await self._retry(job, lease, str(exc), count=False, delay_s=0.0)
+        except OutOfMemory as exc:
+            # One eviction and one retry for free; a second OOM in a row is a real failure.
+            first = not job.last_error.startswith(OOM_PREFIX)
+            await self._retry(job, lease, f"{OOM_PREFIX}: {exc}", count=not first, delay_s=0.0)
         except BotclusterError as exc:
             await self._retry(job, lease, str(exc))
         except Exception as exc:  # a bug must cost one attempt, not the worker
@@ -151,6 +156,10 @@ class JobRunner:
         except HostDown:
             metrics.llm_requests.labels(lease.host, "timeout").inc()
             raise
+        except OutOfMemory:  # a JIT load inside the chat request did not fit
+            metrics.llm_requests.labels(lease.host, "error").inc()
+            await self.d.link.load_finished(lease.lease_id, False, out_of_memory=True)
+            raise
         except GenerationError:
             metrics.llm_requests.labels(lease.host, "error").inc()
             raise
@@ -176,7 +185,7 @@ class JobRunner:
             ctx = await adapter.load(lease.model)
         except OutOfMemory:
             metrics.model_loads.labels(lease.host, "oom").inc()
-            await self.d.link.load_finished(lease.lease_id, False)
+            await self.d.link.load_finished(lease.lease_id, False, out_of_memory=True)
             raise
         except BotclusterError:
             metrics.model_loads.labels(lease.host, "error").inc()

@@ -29,8 +29,9 @@ class DispatcherLink:
     async def note(self, lease_id: str, **kwargs: Any) -> bool:
         return bool(await self._call("note", lease_id, **kwargs))
 
-    async def load_finished(self, lease_id: str, ok: bool, context_length: int = 0) -> None:
-        await self._call("load_finished", lease_id, ok, context_length)
+    async def load_finished(self, lease_id: str, ok: bool, context_length: int = 0,
+                            out_of_memory: bool = False) -> None:
+        await self._call("load_finished", lease_id, ok, context_length, out_of_memory)
 
     async def ack(self, lease_id: str, outcome: Outcome, posted: PostedReply | None = None,
                   message_id: str | None = None) -> None:

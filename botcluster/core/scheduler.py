@@ -8,6 +8,9 @@ Given the ready jobs and the hosts, pick one (job, placement):
    waits for those instead of triggering another load;
 3. a hit goes ahead of a better-ranked load unless the load's job outranks it by SWAP_PENALTY;
    ranks include ageing (jobs.AGEING_S), so a job that needs a swap still runs in the end.
+   Loads evict only idle models (no running, no queued work), except when the load's job
+   outranks the best hit by SWAP_PENALTY: then a model with queued (never running) work may go,
+   or a busy model would starve every other model on its host.
 """
 
 from __future__ import annotations
@@ -37,36 +40,40 @@ def pick(store: JobStore, hosts: list[HostView], now: float,
     view of `store.head`).
     """
     best_hit: Pick | None = None
-    best_load: Pick | None = None
-    busy = _busy_models(store, hosts)
+    waiting: list[Job] = []  # heads that need a load, best first after the sort below
     for model in list(store.ready_models()):
         job = head(model)
         if job is None:
             continue
         host = find_loaded(hosts, model, now)
-        if host is not None:
-            if best_hit is None or job.rank > best_hit.job.rank:
-                best_hit = Pick(job, Placement(host.name, load=False))
-            continue
-        if best_load is not None and job.rank <= best_load.job.rank:
-            continue
-        if _should_wait(store, hosts, model, now):
-            continue
-        placement = find_load(hosts, model, now, busy)
+        if host is None:
+            waiting.append(job)
+        elif best_hit is None or job.rank > best_hit.job.rank:
+            best_hit = Pick(job, Placement(host.name, load=False))
+    waiting.sort(key=lambda j: -j.rank)
+    queued, running = _busy_models(store, hosts)
+    for job in waiting:
+        if best_hit is not None and job.rank - best_hit.job.rank < SWAP_PENALTY:
+            break  # the hit goes first; the load gets its turn on a later claim
+        # Evict idle models if that is enough; else models with queued (not running) work.
+        placement = (_idle_load(store, hosts, job.model, now, queued | running)
+                     or _idle_load(store, hosts, job.model, now, running))
         if placement is not None:
-            best_load = Pick(job, placement)
-    if best_hit is None:
-        return best_load
-    if best_load is not None and best_load.job.rank - best_hit.job.rank >= SWAP_PENALTY:
-        return best_load
+            return Pick(job, placement)
     return best_hit
 
 
-def _busy_models(store: JobStore, hosts: list[HostView]) -> set[str]:
-    busy = set(store.ready_models())
-    for h in hosts:
-        busy.update(m for m, n in h.running.items() if n > 0)
-    return busy
+def _idle_load(store: JobStore, hosts: list[HostView], model: str, now: float,
+               busy: set[str]) -> Placement | None:
+    if _should_wait(store, hosts, model, now):
+        return None
+    return find_load(hosts, model, now, busy)
+
+
+def _busy_models(store: JobStore, hosts: list[HostView]) -> tuple[set[str], set[str]]:
+    """(models with queued work, models with running work)."""
+    running = {m for h in hosts for m, n in h.running.items() if n > 0}
+    return set(store.ready_models()), running
 
 
 def _should_wait(store: JobStore, hosts: list[HostView], model: str, now: float) -> bool:

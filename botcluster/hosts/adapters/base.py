@@ -19,11 +19,19 @@ from openai.types.chat import ChatCompletion
 
 from botcluster.config.model import HostConfig
 from botcluster.core.cluster import HostReport
-from botcluster.errors import ContextOverflow, GenerationError, HostDown, HostError
+from botcluster.errors import (
+    ContextOverflow,
+    GenerationError,
+    HostDown,
+    HostError,
+    OutOfMemory,
+)
 
 log = logging.getLogger(__name__)
 
 GB = 1e9
+# How LM Studio and llama.cpp say a model does not fit.
+OOM_MARKERS = ("insufficient system resources", "out of memory", "not enough memory")
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,8 @@ class HostAdapter:
     def _status_error(self, exc: openai.APIStatusError) -> HostError:
         detail = f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
         low = detail.lower()
+        if any(marker in low for marker in OOM_MARKERS):
+            return OutOfMemory(self.host.name, detail)
         if exc.status_code == 400 and ("context" in low or "too long" in low or "exceed" in low):
             return ContextOverflow(self.host.name, detail)
         return GenerationError(self.host.name, detail)

@@ -11,9 +11,7 @@ from typing import Any
 
 from botcluster.core.cluster import HostReport
 from botcluster.errors import HostDown, ModelLoadError, OutOfMemory
-from botcluster.hosts.adapters.base import GB, HostAdapter, HostStatus
-
-OOM_MARKERS = ("insufficient system resources", "out of memory", "not enough memory")
+from botcluster.hosts.adapters.base import GB, OOM_MARKERS, HostAdapter, HostStatus
 
 
 class LMStudioAdapter(HostAdapter):
