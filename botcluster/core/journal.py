@@ -112,18 +112,32 @@ class Journal:
             try:
                 f = self._file
                 if f is None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    f = self._file = await aiofiles.open(self.path, "ab", buffering=0)
+                    f = self._file = await self._open()
                 await f.write(_line(event))
                 if durable:
                     await asyncio.to_thread(os.fsync, f.fileno())
             except OSError as exc:
                 raise JournalError(f"{self.path}: {exc}") from exc
 
+    async def _open(self) -> AsyncFileIO:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = await aiofiles.open(self.path, "ab", buffering=0)
+        if await asyncio.to_thread(_ends_torn, self.path):
+            await f.write(b"\n")  # end a torn line so it does not swallow ours
+        return f
+
     async def aclose(self) -> None:
         if self._file is not None:
             await self._file.close()
             self._file = None
+
+
+def _ends_torn(path: Path) -> bool:
+    with path.open("rb") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
 
 
 def _line(event: dict[str, Any]) -> bytes:
