@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -93,17 +94,19 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path: Path) -> None:
         asyncio.run(_post_until_killed(url, proc, acked))
         assert proc.poll() == -signal.SIGKILL
     assert len(acked) >= 150
+    with sqlite3.connect(db) as conn:  # straight from the file the killed process left
+        on_disk = {row[0] for row in conn.execute("SELECT id FROM records")}
+    assert set(acked) <= on_disk
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
     with running(_start(db, port), ready_url=url + "/api/stats"):
         stats = httpx.get(url + "/api/stats").json()
-        assert stats["board"]["records"] >= len(acked)
-        with httpx.Client() as client:
-            missing = [m for m in acked if client.post(url + "/api/queue/claim", json={
-                "messageId": m, "workerId": "after-restart"}).status_code == 404]
-        assert missing == []
+        assert stats["board"]["records"] == len(on_disk)
+        assert 0 < stats["cacheSize"] <= 200
         assert int(httpx.get(url + "/api/heartbeat").text) > 0  # survived too
-        assert stats["cacheSize"] == min(200, stats["cacheSize"]) > 0
+        for mid in acked[:: max(1, len(acked) // 20)]:  # and the server serves them
+            r = httpx.post(url + "/api/queue/claim", json={"messageId": mid, "workerId": "w"})
+            assert r.status_code == 200
 
 
 def test_restart_keeps_records_cache_and_queue_state(tmp_path: Path) -> None:
