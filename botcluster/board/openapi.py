@@ -84,6 +84,10 @@ SUCCESS = _json({"type": "object", "required": ["success"],
 
 
 def _kv_paths() -> Schema:
+    return {**_kv_comment_paths(), **_kv_queue_paths()}
+
+
+def _kv_comment_paths() -> Schema:
     page = {"type": "object", "required": ["comments", "hasMore"], "properties": {
         "comments": {"type": "array", "items": _ref("Message")},
         "total": {"type": "integer"}, "hasMore": {"type": "boolean"}}}
@@ -113,6 +117,15 @@ def _kv_paths() -> Schema:
                                       "properties": {"processed": {"type": "boolean"}}}}}),
             "responses": {"200": _json(_ref("Message")), "400": ERROR, "404": NOT_FOUND,
                           **FAULTS}}},
+        "/api/heartbeat": {"get": {"responses": {"200": {
+            "description": "ms of the last POST, 0 if none", "content": {
+                "text/plain": {"schema": {"type": "string", "pattern": "^[0-9]+$"}}}},
+            **FAULTS}}},
+    }
+
+
+def _kv_queue_paths() -> Schema:
+    return {
         "/api/queue/pending": {"get": {"parameters": [LIMIT], "responses": {
             "200": _json({"type": "object", "required": ["pending", "kvStats"], "properties": {
                 "pending": {"type": "array", "items": _ref("Message")},
@@ -131,10 +144,6 @@ def _kv_paths() -> Schema:
         "/api/admin/add-to-cache": {"post": {
             "requestBody": _body(_ids("messageId")),
             "responses": {**_queue_responses(SUCCESS), **ADMIN}}},
-        "/api/heartbeat": {"get": {"responses": {"200": {
-            "description": "ms of the last POST, 0 if none", "content": {
-                "text/plain": {"schema": {"type": "string", "pattern": "^[0-9]+$"}}}},
-            **FAULTS}}},
     }
 
 
