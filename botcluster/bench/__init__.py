@@ -1,0 +1,1 @@
+"""`botcluster bench`: scheduling strategies compared on simulated clusters."""

@@ -1,0 +1,175 @@
+"""The `botcluster` strategy: the real supervisor, dispatcher and workers against the sim.
+
+`botcluster start` runs in its own process group with a generated config (botconfig.py) whose
+hosts are the simulated ones and whose embedded board is private to the run. The workload's
+messages are posted to that board at their times, as the site's users would post them, and the
+replies are read back from the board's own store: a reply's time is the timestamp the bot gave
+it when posting, so the bench's polling adds nothing to the measured latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+
+from botcluster.bench.botconfig import WARMUP_ENTITY, BotSetup
+from botcluster.bench.drivers import Run
+from botcluster.bench.workload import Request, prompt_text
+from botcluster.errors import BotclusterError
+
+READY_MARK = "; ready"
+WORKER_READY = "ready (pid"
+
+
+class BotFailed(BotclusterError):
+    """The bot did not start."""
+
+
+class BotProcess:
+    def __init__(self, setup: BotSetup, workdir: Path) -> None:
+        self.setup = setup
+        self.log_file = workdir / "bot.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        """Start and wait until the banner says ready and every worker has booted."""
+        cmd = [sys.executable, "-m", "botcluster", "start", "--config", str(self.setup.config)]
+        with self.log_file.open("wb") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = self.log_file.read_text(errors="replace")
+            if READY_MARK in text and text.count(WORKER_READY) >= self.setup.workers:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        raise BotFailed(f"botcluster start did not become ready (see {self.log_file})")
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5.0)
+
+
+async def warm_up(setup: BotSetup, timeout_s: float = 120.0) -> None:
+    """Answer one short message per claim loop before the measured run.
+
+    A worker finishes its lazy set-up (imports, clients, dialect detection) on its first job,
+    which took seconds on a 2-CPU machine: a bot that has been running does not pay that, and
+    at a compressed time scale it would count as minutes.
+    """
+    n = setup.workers * setup.jobs_per_worker
+    wall_ms = int(time.time() * 1000)
+    ids = [f"{wall_ms}-warmup{i:04d}" for i in range(n)]
+    async with httpx.AsyncClient(base_url=setup.board_url, timeout=30.0) as http:
+        for mid in ids:
+            body = {"id": mid, "text": "hello", "timestamp": wall_ms, "username": "Human",
+                    "color": "080195229", "domain": "saywhatwant.app", "language": "en",
+                    "message-type": "human", "misc": "", "context": [],
+                    "botParams": {"entity": WARMUP_ENTITY}}
+            (await http.post("/api/comments", json=body)).raise_for_status()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(mid in found for found in [await asyncio.to_thread(replies, setup.db_path)]
+               for mid in ids):
+            return
+        await asyncio.sleep(0.1)
+    raise BotFailed(f"the bot did not answer its {n} warm-up messages in {timeout_s:.0f}s")
+
+
+def message_id(r: Request, wall_ms: int) -> str:
+    return f"{wall_ms}-bench{r.index:06d}"
+
+
+def human_message(r: Request, wall_ms: int) -> dict[str, object]:
+    # An empty context: the bot needs no extra read, as when the site sends the lines it showed.
+    return {"id": message_id(r, wall_ms), "text": prompt_text(r), "timestamp": wall_ms,
+            "username": "Human", "color": "080195229", "domain": "saywhatwant.app",
+            "language": "en", "message-type": "human", "misc": "", "context": [],
+            "botParams": {"entity": r.entity, "priority": r.priority}}
+
+
+def replies(db_path: Path) -> dict[str, list[tuple[str, int]]]:
+    """human message id -> [(reply id, reply timestamp ms)] from the board's store."""
+    out: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True,
+                                            timeout=5.0)) as db:
+        rows = db.execute("SELECT body FROM records")
+        for (body,) in rows:
+            m = json.loads(body)
+            if m.get("message-type") == "AI" and m.get("replyTo"):
+                out[str(m["replyTo"])].append((str(m["id"]), int(m.get("timestamp") or 0)))
+    return out
+
+
+async def drive_bot(run: Run, setup: BotSetup, wall: float) -> dict[str, int]:
+    """Post the workload at its times and wait for the replies; fills `run.done_s`.
+
+    `wall` is the wall-clock time of the run's start (the bot stamps replies in wall time).
+    Returns the number of distinct replies per human message id.
+    """
+    ids: dict[str, Request] = {}
+    async with httpx.AsyncClient(base_url=setup.board_url, timeout=30.0) as http:
+
+        async def post(r: Request) -> None:
+            wall_ms = int((wall + r.t * run.time_scale) * 1000)
+            body = human_message(r, wall_ms)
+            ids[str(body["id"])] = r
+            for _ in range(5):
+                with contextlib.suppress(httpx.HTTPError):
+                    (await http.post("/api/comments", json=body)).raise_for_status()
+                    return
+                await asyncio.sleep(0.1)
+
+        posting = []
+        for r in sorted(run.requests, key=lambda r: r.t):
+            await run.until(r.t)
+            posting.append(asyncio.create_task(post(r)))
+        await asyncio.gather(*posting)
+        return await _collect(run, setup, ids, wall)
+
+
+async def _collect(run: Run, setup: BotSetup, ids: dict[str, Request],
+                   wall: float) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    while True:
+        found = await asyncio.to_thread(replies, setup.db_path)
+        for mid, got in found.items():
+            r = ids.get(mid)
+            if r is None:
+                continue
+            counts[mid] = len({rid for rid, _ in got})
+            if r.index not in run.done_s:
+                first = min(ts for _, ts in got) / 1000.0
+                run.done_s[r.index] = max(0.0, (first - wall) / run.time_scale)
+                run.attempts[r.index] = 1
+                run.on_done()
+        if len(run.done_s) >= len(run.requests) or run.now_s() >= run.deadline_s:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # a duplicate would be posted right after the first reply
+    for mid, got in (await asyncio.to_thread(replies, setup.db_path)).items():
+        if mid in ids:
+            counts[mid] = len({rid for rid, _ in got})
+    return counts
