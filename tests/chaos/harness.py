@@ -147,6 +147,7 @@ def sim(tmp: Path, hosts: Sequence[SimHost]) -> Iterator[Sim]:
 # --- the bot ------------------------------------------------------------------------------
 
 WORKER_STARTED = re.compile(r"worker \S+ started \(pid (\d+)\)")
+WORKER_READY = re.compile(r"worker \S+ ready \(pid \d+")
 
 
 def bot_toml(tmp: Path, api_url: str, sim_urls: dict[str, str], hosts: Sequence[SimHost],
@@ -182,13 +183,26 @@ class Bot:
     starts: int = 0
     metrics_seen: list[str] = field(default_factory=list)  # last scrape of each run
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, workers: int, timeout: float = 90.0) -> None:
+        """Start and wait until /readyz answers and every worker has booted (on two busy
+        cores a spawned worker takes seconds to import its libraries)."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = popen(botcluster_cmd("start", "--config", str(self.config)), self.log)
         self.starts += 1
+        deadline = time.monotonic() + timeout
         try:
             wait_http(self.metrics_url + "/readyz", timeout=timeout, proc=self.proc)
+            while len(WORKER_READY.findall(self._log_since(offset))) < workers:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise TimeoutError(f"{workers} workers not ready")
+                time.sleep(0.2)
         except Exception as exc:
             raise AssertionError(f"bot did not start: {exc}\n{tail(self.log)}") from exc
+
+    def _log_since(self, offset: int) -> str:
+        with self.log.open("rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
 
     def worker_pids(self) -> list[int]:
         """Live worker processes of the current supervisor: its spawn children that the pool

@@ -28,7 +28,7 @@ def test_29_at_once_with_the_cache_race_all_visible_exactly_once(tmp_path: Path)
         config.write_text(h.bot_toml(tmp_path, board.url, sim.urls, HOSTS, ENTITIES, port))
         bot = h.Bot(config, f"http://127.0.0.1:{port}", tmp_path / "bot.log")
         try:
-            bot.start()
+            bot.start(workers=3)
             out = tmp_path / "stress.json"
             result = subprocess.run(
                 h.stress_cmd(board.url, out, messages=29, entities=[e.id for e in ENTITIES],
