@@ -8,6 +8,7 @@ line, so lines from different processes never interleave). Events:
     {"e": "posted",  "m", "r", "t": unix time, "n": entity}     the server acknowledged the POST
     {"e": "done",    "m", "o": outcome}                         the message needs nothing more
     {"e": "seen",    "r"}                                       the reply is visible in the cache
+    {"e": "queued",  "m", "msg": message fields}                the poller queued this message
 
 `JournalState.read` folds a file into what a restarted bot needs; a torn last line (a crash in
 the middle of a write) is skipped. `compact` rewrites the file with only live state.
@@ -40,6 +41,10 @@ class JournalState:
     claimed: set[str] = field(default_factory=set)
     posted: dict[str, dict[str, Any]] = field(default_factory=dict)  # reply id -> event
     done: OrderedDict[str, str] = field(default_factory=OrderedDict)  # message -> outcome
+    # message -> its fields, for messages queued and not done: the KV server lists pending
+    # messages only while they sit in its 200-message cache, so after a crash the journal may
+    # be the only place a queued (or claimed) message can still be found.
+    queued: dict[str, dict[str, Any]] = field(default_factory=dict)
     torn: int = 0
 
     @classmethod
@@ -66,8 +71,12 @@ class JournalState:
             self.claimed.add(ev["m"])
         elif kind == "posted":
             self.posted[ev["r"]] = ev
+        elif kind == "queued":
+            if ev["m"] not in self.done:
+                self.queued[ev["m"]] = dict(ev["msg"])
         elif kind == "done":
             self.done[ev["m"]] = ev.get("o", "")
+            self.queued.pop(ev["m"], None)
             self.done.move_to_end(ev["m"])
             self.reply_ids.pop(ev["m"], None)
             self.claimed.discard(ev["m"])
@@ -79,6 +88,7 @@ class JournalState:
     def live_events(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = [{"e": "done", "m": m, "o": o}
                                         for m, o in self.done.items()]
+        events += [{"e": "queued", "m": m, "msg": msg} for m, msg in self.queued.items()]
         events += [{"e": "reply", "m": m, "r": r} for m, r in self.reply_ids.items()]
         events += [{"e": "claimed", "m": m} for m in sorted(self.claimed)]
         events += list(self.posted.values())

@@ -7,19 +7,22 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import asdict, fields
 from typing import Any
 
 from botcluster import metrics
 from botcluster.comments import CommentsClient, Message
 from botcluster.config.model import Config
 from botcluster.core.jobs import Job
-from botcluster.core.journal import JournalState
+from botcluster.core.journal import Journal, JournalState
 from botcluster.errors import CommentsError
 
 log = logging.getLogger(__name__)
 
 PENDING_LIMIT = 200
 REMEMBER_SKIPS = 10_000
+REMEMBER_QUEUED = 50_000
+MESSAGE_FIELDS = {f.name for f in fields(Message)}
 
 
 class Poller:
@@ -30,15 +33,55 @@ class Poller:
     """
 
     def __init__(self, config: Config, client: CommentsClient, dispatcher: Any,
-                 journal: JournalState, clock: Callable[[], float] = time.time) -> None:
+                 journal: JournalState, clock: Callable[[], float] = time.time,
+                 writer: Journal | None = None) -> None:
         self.config = config
         self.client = client
         self.dispatcher = dispatcher
         self.journal = journal
         self.clock = clock
+        self.writer = writer  # journals every message queued, so a crash cannot lose it
         self.last_success = 0.0
         self.last_count = 0
         self._skipped: OrderedDict[str, None] = OrderedDict()
+        self._journaled: OrderedDict[str, None] = OrderedDict()
+
+    async def recover(self) -> int:
+        """Queue again what the journal says an earlier run queued and never finished.
+
+        The KV server lists a pending message only while it is in its 200-message cache, and a
+        message this bot claimed is not pending at all: without this, a crash loses both.
+        """
+        now = self.clock()
+        jobs = []
+        for mid, raw in self.journal.queued.items():
+            self._journaled[mid] = None
+            fields_ = {k: v for k, v in raw.items() if k in MESSAGE_FIELDS}
+            if isinstance(fields_.get("context"), list):
+                fields_["context"] = tuple(fields_["context"])
+            try:
+                job = self._job(Message(**fields_), now)
+            except TypeError:
+                log.warning("journal: cannot rebuild queued message %s", mid)
+                continue
+            if job is not None:
+                jobs.append(job)
+        added: int = await asyncio.to_thread(self.dispatcher.offer, jobs) if jobs else 0
+        if added:
+            log.info("recovered %d queued message(s) from the journal", added)
+        return added
+
+    async def _journal_queued(self, jobs: list[Job]) -> None:
+        if self.writer is None:
+            return
+        for job in jobs:
+            if job.message_id in self._journaled:
+                continue
+            await self.writer.append({"e": "queued", "m": job.message_id,
+                                      "msg": asdict(job.message)})
+            self._journaled[job.message_id] = None
+            if len(self._journaled) > REMEMBER_QUEUED:
+                self._journaled.popitem(last=False)
 
     async def poll(self) -> int:
         """Returns how many new jobs were queued (-1 when the poll failed)."""
@@ -54,6 +97,7 @@ class Poller:
         metrics.poll_last_success.set(now)
         jobs = [j for m in messages if (j := self._job(m, now)) is not None]
         self.last_count = len(jobs)
+        await self._journal_queued(jobs)  # before the offer: queued implies journaled
         added: int = await asyncio.to_thread(self.dispatcher.offer, jobs) if jobs else 0
         if added:
             log.info("queued %d new message(s)", added)

@@ -83,7 +83,9 @@ class Runtime:
         dialect = await self.client.detect()
         self._start_manager()
         await asyncio.to_thread(self.dispatcher.forget, list(state.done))
-        self.poller = Poller(self.config, self.client, self.dispatcher, state)
+        self.poller = Poller(self.config, self.client, self.dispatcher, state,
+                             writer=self.journal)
+        await self.poller.recover()
         self.heal = HealTracker(self.client, self.journal, self.config.heal, self.admin_token)
         self.heal.restore(list(state.posted.values()))
         reports = await self.poll_hosts()
