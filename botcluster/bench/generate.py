@@ -116,12 +116,13 @@ def _day(rng: random.Random, n: int) -> Scenario:
 
 
 def _swap(rng: random.Random, n: int) -> Scenario:
-    models = _models(rng, 40, 10.0, 14.0)
-    # 20 GB holds one of these models at a time: every change of model is a swap.
-    hosts = [_host(f"studio-{h + 1}", 20.0, 1,
-                   [dict(m, loaded=(i == h)) for i, m in enumerate(models)])
+    models = _models(rng, 40, 12.0, 16.0)
+    # 24 GB holds one of these f16-sized models at a time, and a load (12 to 16 s) costs about
+    # three replies: every change of model is an expensive swap.
+    hosts = [_host(f"studio-{h + 1}", 24.0, 1,
+                   [dict(m, loaded=(i == h)) for i, m in enumerate(models)], load_gb_per_s=1.0)
              for h in range(2)]
-    personas = _personas(models, rng, (150, 250))
+    personas = _personas(models, rng, (100, 200))
     times = [rng.uniform(0.0, 60.0) for _ in range(n)]
     return Scenario("swap", _requests(rng, times, personas, [1.0] * len(personas)),
                     {"hosts": hosts})
