@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+MIN_REAL_SLEEP_S = 0.0005
+
 
 class Clock(Protocol):
     """What the simulator needs from time."""
@@ -42,4 +44,7 @@ class ScaledClock:
         return seconds * self.time_scale
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) * self.time_scale)
+        real = seconds * self.time_scale
+        # Event loop timers are coarse (uvloop rounds up to a millisecond): a very short wait
+        # only yields. Callers sleep to absolute deadlines, so the error does not accumulate.
+        await asyncio.sleep(real if real > MIN_REAL_SLEEP_S else 0)

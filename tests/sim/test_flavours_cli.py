@@ -47,20 +47,22 @@ def test_llamacpp_health_props_slots_and_chat() -> None:
         assert [m["id"] for m in models] == ["served"]
         c = client(cluster)
         task = asyncio.create_task(chat(c, "whatever", max_tokens=200))  # model is ignored
-        for _ in range(100):  # until the request reaches the host
-            if (await get(cluster, "/slots")).json()[0]["is_processing"]:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the slot never became busy")
-        assert (await get(cluster, "/slots?fail_on_no_slot=1")).status_code == 503
+        slots = cluster.urls["h1"] + "/slots"
+        async with httpx.AsyncClient(timeout=5) as h:  # one client: creating one is slow
+            for _ in range(200):  # until the request reaches the host
+                if (await h.get(slots)).json()[0]["is_processing"]:
+                    break
+                await asyncio.sleep(0.005)
+            else:
+                raise AssertionError("the slot never became busy")
+            assert (await h.get(slots + "?fail_on_no_slot=1")).status_code == 503
         reply = await task
         assert reply.model == "served"
         await c.close()
         assert (await get(cluster, "/slots?fail_on_no_slot=1")).status_code == 200
         assert (await stats(cluster))["requests"] == {"ok": 1}
 
-    run([host(flavour="llamacpp", models=[model("served")], tokens_per_s=10.0)], scenario)
+    run([host(flavour="llamacpp", models=[model("served")], tokens_per_s=5.0)], scenario)
 
 
 def test_example_cluster_file_loads() -> None:

@@ -124,7 +124,7 @@ def test_down_schedule_from_the_cluster_file() -> None:
             for _ in range(30):
                 try:
                     seen.append((await h.get(url)).status_code == 200)
-                except httpx.ConnectError:
+                except httpx.TransportError:  # refused, or a pooled connection was cut
                     seen.append(False)
                 await cluster.clock.sleep(5)
         # up, then down from 20 s for 20 s, every 60 s
