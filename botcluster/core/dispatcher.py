@@ -67,6 +67,9 @@ class Dispatcher:
         self.posted: list[PostedReply] = []
         self.draining = False
         self.reclaimed = 0
+        # worker id -> how many times it was declared dead. A dead worker's claim() call may
+        # still be waiting in a manager thread; it must not grant a lease after the death.
+        self.deaths: dict[str, int] = {}
         self.outcomes: list[tuple[str, Outcome]] = []  # drained by the metrics publisher
         self.waits: list[tuple[str, float]] = []
         self.busy: list[tuple[str, float]] = []
@@ -97,10 +100,14 @@ class Dispatcher:
         """A job and a lease on a host slot for it, or None after `wait_s` seconds."""
         give_up = time.monotonic() + wait_s
         with self._cond:
+            incarnation = self.deaths.get(worker_id, 0)
             while True:
-                self.worker_seen[worker_id] = self.clock()
-                if self.draining:
+                if self.draining or self.deaths.get(worker_id, 0) != incarnation:
+                    # Declared dead while this call waited: the caller is the dead process,
+                    # and a lease granted now would be kept alive by its replacement's
+                    # heartbeats (same worker id) without anyone running the job.
                     return None
+                self.worker_seen[worker_id] = self.clock()
                 claim = self._try_claim(worker_id)
                 if claim is not None:
                     return claim
@@ -268,6 +275,7 @@ class Dispatcher:
     def worker_died(self, worker_id: str) -> int:
         """Return every lease of a dead worker to the queue at once. Returns how many."""
         with self._cond:
+            self.deaths[worker_id] = self.deaths.get(worker_id, 0) + 1
             lost = [lid for lid, lease in self.leases.items() if lease.worker_id == worker_id]
             for lid in lost:
                 self._reclaim(self.leases[lid], "worker died")
