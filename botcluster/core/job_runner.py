@@ -106,14 +106,36 @@ class JobRunner:
         try:
             await self.d.client.claim(job.message_id, self.d.server_worker_id)
         except ClaimLost:
-            log.info("message %s claimed elsewhere; leaving it", job.message_id)
-            await self.d.journal.append({"e": "done", "m": job.message_id, "o": "lost_claim"})
-            await self.d.link.ack(lease.lease_id, "lost_claim", message_id=job.message_id)
-            return False
+            if not await self._claimed_by_dead_self(job):
+                log.info("message %s claimed elsewhere; leaving it", job.message_id)
+                return await self._lost_claim(job, lease)
+            log.warning("message %s is held by a dead worker of this bot; taking it over",
+                        job.message_id)
         job.server_claimed = True
         await self.d.link.note(lease.lease_id, server_claimed=True)
         await self.d.journal.append({"e": "claimed", "m": job.message_id})
         return True
+
+    async def _lost_claim(self, job: Job, lease: Lease) -> bool:
+        await self.d.journal.append({"e": "done", "m": job.message_id, "o": "lost_claim"})
+        await self.d.link.ack(lease.lease_id, "lost_claim", message_id=job.message_id)
+        return False
+
+    async def _claimed_by_dead_self(self, job: Job) -> bool:
+        """True when the server says one of this bot's workers holds the claim and an earlier
+        lease of this job died (`crashes`): the worker was killed between the server's claim
+        and recording it, so the claim is ours and nobody else will ever answer the message.
+        Worker ids are stable per bot (`{worker_id}-wN`), and one bot serves a site (lock)."""
+        if job.crashes == 0:
+            return False
+        prefix = f"{self.d.config.bot.worker_id}-w"
+        try:
+            recent = await self.d.client.recent(after_ms=max(0, job.message_ts_ms - 1),
+                                                limit=1000, message_type="human")
+        except BotclusterError:
+            return False
+        return any(m.id == job.message_id and m.status == "processing"
+                   and (m.claimed_by or "").startswith(prefix) for m in recent)
 
     async def _choose_reply_id(self, job: Job, lease: Lease) -> str:
         reply_id = new_message_id(int(self.d.clock() * 1000))

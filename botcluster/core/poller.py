@@ -65,6 +65,7 @@ class Poller:
                 log.warning("journal: cannot rebuild queued message %s", mid)
                 continue
             if job is not None:
+                job.crashes = 1  # the run that queued it died holding it (see JobRunner)
                 jobs.append(job)
         added: int = await asyncio.to_thread(self.dispatcher.offer, jobs) if jobs else 0
         if added:
