@@ -62,6 +62,7 @@ class Dispatcher:
         self.entities = entities
         self.limiters = {e.id: RateLimiter(e.rate_limits) for e in entities.values()}
         self.leases: dict[str, Lease] = {}
+        self.slot_freed: set[str] = set()  # live leases whose host slot was given back early
         self.lease_of: dict[str, str] = {}  # message id -> live lease id
         self.worker_seen: dict[str, float] = {}
         self.posted: list[PostedReply] = []
@@ -205,6 +206,21 @@ class Dispatcher:
                 host.loaded[lease.model] = context_length
             self._cond.notify_all()
 
+    def generation_done(self, lease_id: str) -> None:
+        """The lease's LLM call is over: its host slot is free for the next job now.
+
+        Posting the reply and completing the message take three calls to the comments API and
+        two fsyncs (hundreds of ms against the site); the host must not idle meanwhile. The
+        lease itself lives on until ack or release, which then leave the host alone.
+        """
+        with self._cond:
+            lease = self.leases.get(lease_id)
+            if lease is None or lease_id in self.slot_freed:
+                return
+            self.slot_freed.add(lease_id)
+            self._free_host_slot(lease)
+            self._cond.notify_all()
+
     def ack(self, lease_id: str, outcome: Outcome, posted: PostedReply | None = None,
             message_id: str | None = None) -> None:
         """The job is finished (replied, skipped, lost to another bot).
@@ -261,6 +277,12 @@ class Dispatcher:
 
     def _release_slot(self, lease: Lease) -> None:
         self.leases.pop(lease.lease_id, None)
+        if lease.lease_id in self.slot_freed:
+            self.slot_freed.discard(lease.lease_id)  # generation_done gave the slot back
+            return
+        self._free_host_slot(lease)
+
+    def _free_host_slot(self, lease: Lease) -> None:
         host = self.hosts[lease.host]
         host.inflight = max(0, host.inflight - 1)
         host.running[lease.model] = max(0, host.running.get(lease.model, 1) - 1)

@@ -87,6 +87,8 @@ class JobRunner:
             return "replied"
         reply_id = job.reply_id or await self._choose_reply_id(job, lease)
         raw = await self._generate(job, lease, entity)
+        # The host is done with this job: free its slot before the comments API calls.
+        await self.d.link.generation_done(lease.lease_id)
         cleaned = clean_reply(entity, raw)
         if cleaned.outcome == "skip":
             log.info("entity %s chose not to answer %s", entity.id, job.message_id)

@@ -33,6 +33,9 @@ class DispatcherLink:
                             out_of_memory: bool = False) -> None:
         await self._call("load_finished", lease_id, ok, context_length, out_of_memory)
 
+    async def generation_done(self, lease_id: str) -> None:
+        await self._call("generation_done", lease_id)
+
     async def ack(self, lease_id: str, outcome: Outcome, posted: PostedReply | None = None,
                   message_id: str | None = None) -> None:
         await self._call("ack", lease_id, outcome, posted, message_id)
