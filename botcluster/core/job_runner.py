@@ -124,10 +124,17 @@ class JobRunner:
         return False
 
     async def _claimed_by_dead_self(self, job: Job) -> bool:
-        """True when the server says one of this bot's workers holds the claim and an earlier
-        lease of this job died (`crashes`): the worker was killed between the server's claim
-        and recording it, so the claim is ours and nobody else will ever answer the message.
-        Worker ids are stable per bot (`{worker_id}-wN`), and one bot serves a site (lock)."""
+        """True when the claim the server reports taken is most likely this bot's own: an
+        earlier lease of this job died (`crashes`; jobs recovered from the journal after a
+        crash count as one), so a worker may have been killed between the server's claim and
+        recording it, and nobody else would ever answer the message.
+
+        The server's copy is read from its recent cache. It is left alone only when that copy
+        shows another claimer or a final status; a missing copy, or one still "pending" (the
+        cache lost the claim's write, CONTRACT.md), is taken to be ours. Worker ids are
+        stable per bot (`{worker_id}-wN`) and one bot serves a site (lock); the reply id,
+        chosen once, keeps a repeated answer from becoming a second reply.
+        """
         if job.crashes == 0:
             return False
         prefix = f"{self.d.config.bot.worker_id}-w"
@@ -136,8 +143,10 @@ class JobRunner:
                                                 limit=1000, message_type="human")
         except BotclusterError:
             return False
-        return any(m.id == job.message_id and m.status == "processing"
-                   and (m.claimed_by or "").startswith(prefix) for m in recent)
+        copy = next((m for m in recent if m.id == job.message_id), None)
+        if copy is None or copy.status == "pending":
+            return True
+        return copy.status == "processing" and (copy.claimed_by or "").startswith(prefix)
 
     async def _choose_reply_id(self, job: Job, lease: Lease) -> str:
         reply_id = new_message_id(int(self.d.clock() * 1000))

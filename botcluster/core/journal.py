@@ -74,6 +74,10 @@ class JournalState:
         elif kind == "queued":
             if ev["m"] not in self.done:
                 self.queued[ev["m"]] = dict(ev["msg"])
+        elif kind == "done" and ev.get("o") == "returned":
+            # Given back to the server at a drain: no longer claimed, but not answered either,
+            # so the next start must queue it again (and keep its reply id, if one was chosen).
+            self.claimed.discard(ev["m"])
         elif kind == "done":
             self.done[ev["m"]] = ev.get("o", "")
             self.queued.pop(ev["m"], None)

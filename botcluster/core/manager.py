@@ -11,7 +11,10 @@ import multiprocessing
 import os
 import secrets
 import shutil
+import signal
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.managers import BaseManager
 from pathlib import Path
@@ -22,13 +25,28 @@ from botcluster.core.cluster import HostView
 from botcluster.core.dispatcher import Dispatcher, DispatcherSettings
 
 _dispatcher: Dispatcher | None = None
+ORPHAN_CHECK_S = 0.5
 
 
 def _init_dispatcher(settings: DispatcherSettings, hosts: list[HostView],
                      entities: dict[str, Entity]) -> None:
-    """Runs once in the manager process: build the one dispatcher it serves."""
+    """Runs once in the manager process: build the one dispatcher it serves.
+
+    The manager outlives signals sent to the whole process group (Ctrl-C, systemd's SIGTERM):
+    the supervisor drains the workers through it and then shuts it down itself. If the
+    supervisor dies without doing so, the manager notices and exits on its own.
+    """
     global _dispatcher
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     _dispatcher = Dispatcher(settings, hosts, entities)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 def _get_dispatcher() -> Dispatcher:

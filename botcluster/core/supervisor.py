@@ -29,7 +29,6 @@ EXIT_OK = 0
 EXIT_HALTED = 1
 DRAIN_GRACE_S = 6.0  # Ctrl-C must leave nothing behind within 10 s
 HOST_POLL_S = 5.0
-STUCK_AFTER_S = 30.0  # a worker with no heartbeat this long is stopped
 
 
 class Supervisor:
@@ -55,6 +54,14 @@ class Supervisor:
                                  self._stop_waiter())
         except BotclusterError as exc:
             log.error("halting: %s", exc)
+            self.exit_code = EXIT_HALTED
+        except (EOFError, ConnectionError) as exc:
+            # Every call to the dispatcher goes through the manager's socket.
+            log.error("halting: lost the manager process (%s)", type(exc).__name__)
+            self.exit_code = EXIT_HALTED
+        except Exception:
+            # Never a silent exit: click would turn a broken pipe into a bare exit status 1.
+            log.exception("halting: unexpected error")
             self.exit_code = EXIT_HALTED
         finally:
             await self.rt.shutdown(drain_grace_s=DRAIN_GRACE_S)
@@ -101,7 +108,8 @@ class Supervisor:
             if self.stop.is_set():
                 break
             self.rt.check_manager()
-            await self.rt.supervise_pool(STUCK_AFTER_S)
+            # Half a lease without a heartbeat: stop it before its leases even expire.
+            await self.rt.supervise_pool(max(3.0, self.config.bot.lease_s / 2))
             self._watch_sentinels()
             await self.rt.publish()
 
@@ -126,6 +134,7 @@ def run_supervisor(config: Config, runtime: Runtime, burst: bool) -> int:
 
     sup = Supervisor(config, runtime, burst=burst, say=_say)
     code: int = uvloop.run(sup.run())
+    log.info("exit code %d", code)
     return code
 
 

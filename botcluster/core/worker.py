@@ -105,7 +105,15 @@ class Worker:
 
     async def _claim_loop(self, link: Any, runner: Any) -> None:
         while not self.stopping.is_set():
-            claim = await link.claim(self.args.worker_id, CLAIM_WAIT_S)
+            try:
+                claim = await link.claim(self.args.worker_id, CLAIM_WAIT_S)
+            except (EOFError, OSError) as exc:
+                # The manager is gone: the supervisor halts or is already stopping; the
+                # leases died with the manager and the journal has what matters.
+                log.error("worker %s lost the manager (%s); stopping", self.args.worker_id,
+                          type(exc).__name__)
+                self.stopping.set()
+                return
             if claim is not None:
                 await runner.run(claim)
 
