@@ -160,6 +160,8 @@ class MetricsConfig:
     host: str = "127.0.0.1"
     port: int = 9464
     multiproc_dir: Path | None = None  # None: a fresh private directory per bot
+    # /healthz fails once the last good poll is older; None: max(30 s, 10 x poll_interval_s)
+    poll_stale_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -118,9 +118,16 @@ def parse_metrics(t: Table) -> MetricsConfig:
         host=host,
         port=port(t, "port", _METRICS.port),
         multiproc_dir=t.opt_path("multiproc_dir"),
+        poll_stale_s=_opt_positive(t, "poll_stale_s"),
     )
     t.finish()
     return metrics
+
+
+def _opt_positive(t: Table, name: str) -> float | None:
+    value = t.opt_number(name)
+    t.check(value is None or value > 0, name, f"must be > 0, got {value}")
+    return value
 
 
 def parse_heal(t: Table) -> HealConfig:
