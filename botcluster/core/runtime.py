@@ -197,7 +197,9 @@ class Runtime:
         manager = self.manager.process if self.manager else None
         alive = self.pool.alive() if self.pool else 0
         since = time.time() - self.last_poll_ok if self.last_poll_ok else None
-        poll_ok = since is not None and since < max(30.0, 10 * self.config.bot.poll_interval_s)
+        stale = (self.config.metrics.poll_stale_s
+                 or max(30.0, 10 * self.config.bot.poll_interval_s))
+        poll_ok = since is not None and since < stale
         ok = bool(manager and manager.is_alive()) and alive > 0 and poll_ok
         return ok, {"workers_alive": alive, "seconds_since_poll": since,
                     "manager_alive": bool(manager and manager.is_alive())}
