@@ -35,6 +35,7 @@ class SimHost:
     slots: int = 2
     memory_gb: float = 64.0
     error_rate: float = 0.0
+    tokens_per_s: float = 80.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def cluster_toml(hosts: Sequence[SimHost]) -> str:
         lines += ["[[hosts]]", f'name = "{h.name}"', 'flavour = "lmstudio"',
                   f"memory_gb = {h.memory_gb}", f"slots_per_model = {h.slots}",
                   f"slots_per_host = {h.slots}", "jit = false", "auto_evict = false",
-                  "load_gb_per_s = 8.0", "ttft_s = 0.1", "tokens_per_s = 80.0", "models = ["]
+                  "load_gb_per_s = 8.0", "ttft_s = 0.1", f"tokens_per_s = {h.tokens_per_s}",
+                  "models = ["]
         lines += [f'  {{ key = "{key}", size_gb = 4.0, context_length = 4096, '
                   f'loaded = {"true" if loaded else "false"} }},' for key, loaded in h.models]
         lines += ["]", "[hosts.faults]", f"error_rate = {h.error_rate}", ""]
@@ -146,8 +148,7 @@ def sim(tmp: Path, hosts: Sequence[SimHost]) -> Iterator[Sim]:
 
 # --- the bot ------------------------------------------------------------------------------
 
-WORKER_STARTED = re.compile(r"worker \S+ started \(pid (\d+)\)")
-WORKER_READY = re.compile(r"worker \S+ ready \(pid \d+")
+WORKER_READY = re.compile(r"worker \S+ ready \(pid (\d+)")
 
 
 def bot_toml(tmp: Path, api_url: str, sim_urls: dict[str, str], hosts: Sequence[SimHost],
@@ -205,10 +206,11 @@ class Bot:
             return f.read().decode(errors="replace")
 
     def worker_pids(self) -> list[int]:
-        """Live worker processes of the current supervisor: its spawn children that the pool
-        announced in the log ("worker ... started (pid N)"); never the manager."""
+        """Live, booted worker processes of the current supervisor: its spawn children that
+        said "worker ... ready (pid N" in the log; never the manager, never one still booting
+        (killing a worker before it can claim anything tests nothing about leases)."""
         assert self.proc is not None
-        announced = {int(m) for m in WORKER_STARTED.findall(self.log.read_text(errors="replace"))}
+        announced = {int(m) for m in WORKER_READY.findall(self.log.read_text(errors="replace"))}
         out = []
         for pid in alive(descendants(self.proc.pid)) & announced:
             try:
