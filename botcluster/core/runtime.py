@@ -90,6 +90,7 @@ class Runtime:
         self.heal.restore(list(state.posted.values()))
         reports = await self.poll_hosts()
         self._start_pool()
+        await self.publish()  # the first scrape shows the pool and the hosts, not zeros
         self._start_http()
         self._banner(say, dialect, reports)
 
