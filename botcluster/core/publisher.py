@@ -22,7 +22,10 @@ class MetricsPublisher:
         for e in config.entities:
             for outcome in metrics.JOB_OUTCOMES:
                 metrics.jobs.labels(e, outcome)
+        wanted = {e.model for e in config.entities.values()}
         for h in config.hosts:
+            for model in sorted(wanted & set(h.models) if h.models else wanted):
+                metrics.model_loaded.labels(h.name, model).set(0)
             metrics.host_slots.labels(h.name).set(h.slots)
             metrics.host_inflight.labels(h.name).set(0)
             metrics.host_up.labels(h.name).set(0)
@@ -41,8 +44,11 @@ class MetricsPublisher:
             metrics.polls.labels(o)
         for k in metrics.MISS_KINDS:
             metrics.cache_misses.labels(k)
+        for r in metrics.SKIP_REASONS:
+            metrics.skipped_messages.labels(r)
         metrics.heal_pending.set(0)
         metrics.queue_oldest_job_timestamp.set(0)
+        metrics.workers_alive.set(0)
         metrics.claims_reclaimed.inc(0)
         metrics.worker_restarts.inc(0)
 
