@@ -19,15 +19,11 @@ from dataclasses import dataclass, replace
 
 from botcluster.config.model import Config, Entity
 from botcluster.core.cluster import (
-    HostReport,
     HostView,
-    apply_report,
-    host_summary,
-    mark_down,
-    mark_up,
 )
 from botcluster.core.jobs import Claim, Job, Lease, Outcome, PostedReply
 from botcluster.core.jobstore import JobStore
+from botcluster.core.outlook import DispatcherOutlook
 from botcluster.core.ratelimit import RateLimiter
 from botcluster.core.scheduler import pick
 
@@ -52,7 +48,7 @@ class ReleaseResult:
     attempts: int
 
 
-class Dispatcher:
+class Dispatcher(DispatcherOutlook):
     def __init__(self, settings: DispatcherSettings, hosts: Iterable[HostView],
                  entities: dict[str, Entity], clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
@@ -334,78 +330,3 @@ class Dispatcher:
         times.extend(h.down_until for h in self.hosts.values() if not h.up)
         future = [t - now for t in times if t > now]
         return max(0.01, min([1.0, *future]))
-
-    # --- hosts --------------------------------------------------------------------------------
-
-    def report_host(self, report: HostReport) -> None:
-        """Merge what a host adapter read from the host (supervisor's state poll)."""
-        with self._cond:
-            if report.host in self.hosts:
-                apply_report(self.hosts[report.host], report, self.clock())
-                self._cond.notify_all()
-
-    def host_failed(self, host_name: str, error: str) -> None:
-        """A request to the host failed to connect or timed out: no traffic until it backs off."""
-        with self._cond:
-            if host_name in self.hosts:
-                mark_down(self.hosts[host_name], error, self.clock())
-
-    def host_ok(self, host_name: str) -> None:
-        with self._cond:
-            if host_name in self.hosts:
-                mark_up(self.hosts[host_name])
-                self._cond.notify_all()
-
-    def model_gone(self, host_name: str, model: str) -> None:
-        """The host says the model is not loaded (evicted behind our back, or a failed load)."""
-        with self._cond:
-            host = self.hosts.get(host_name)
-            if host is not None:
-                host.loaded.pop(model, None)
-
-    # --- the supervisor's view ------------------------------------------------------------------
-
-    def drain(self) -> None:
-        """Stop handing out claims; running jobs may still finish and ack."""
-        with self._cond:
-            self.draining = True
-            self._cond.notify_all()
-
-    def take_posted(self) -> list[PostedReply]:
-        with self._cond:
-            out, self.posted = self.posted, []
-            return out
-
-    def stale_workers(self, older_than_s: float) -> list[str]:
-        with self._cond:
-            limit = self.clock() - older_than_s
-            return [w for w, t in self.worker_seen.items() if t < limit]
-
-    def idle(self) -> bool:
-        """Nothing queued, nothing claimed (burst mode exits on this)."""
-        with self._cond:
-            return not self.store.jobs
-
-    def unfinished_server_claims(self) -> list[str]:
-        """Message ids this bot claimed on the server and has not finished (for drain)."""
-        with self._cond:
-            return [m for m, j in self.store.jobs.items() if j.server_claimed]
-
-    def view(self) -> dict[str, object]:
-        """A picklable picture of queue and hosts (for `botcluster status`)."""
-        with self._cond:
-            now = self.clock()
-            self._expire(now)
-            self.store.promote(now)
-            return {"time": now, "queue": self.store.counts(),
-                    "oldest": self.store.oldest_waiting(), "reclaimed": self.reclaimed,
-                    "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()}}
-
-    def snapshot(self) -> dict[str, object]:
-        """`view()` plus the events since the last snapshot (for the metrics publisher)."""
-        with self._cond:
-            snap = self.view()
-            snap.update(outcomes=self.outcomes, waits=self.waits, busy=self.busy)
-            self.outcomes, self.waits, self.busy = [], [], []
-            return snap
-
