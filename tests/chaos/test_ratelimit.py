@@ -1,0 +1,54 @@
+"""Chaos 4: a rate-limited entity gets 10 messages in 2 s; all 10 are answered, spaced as its
+limits require (CONTRACT.md: a rate-limited message was once skipped and never answered)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.chaos import harness as h
+from tests.support.procs import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
+
+MIN_GAP_S = 2.0
+PER_MINUTE = 30
+HOSTS = (h.SimHost("studio-1", (("sage@q4", True),), slots=4),)
+ENTITIES = (h.EntitySpec("slow-sage", "SlowSage", "sage@q4", min_seconds_between_posts=MIN_GAP_S,
+                         max_posts_per_minute=PER_MINUTE),)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "core bug: the dispatcher reserves an entity's rate-limit slot when it grants the claim, "
+    "but the reply is posted after a generation of variable length, so two posts can land "
+    "closer than minSecondsBetweenPosts (measured 1.56 s with a 2 s limit)"))
+def test_ten_messages_in_two_seconds_all_answered_and_spaced(tmp_path: Path) -> None:
+    with h.board(tmp_path) as board, h.sim(tmp_path, HOSTS) as sim:
+        port = free_port()
+        config = tmp_path / "bot.toml"
+        config.write_text(h.bot_toml(tmp_path, board.url, sim.urls, HOSTS, ENTITIES, port,
+                                     workers=2, jobs_per_worker=4))
+        bot = h.Bot(config, f"http://127.0.0.1:{port}", tmp_path / "bot.log")
+        out = tmp_path / "stress.json"
+        try:
+            bot.start(workers=2)
+            result = subprocess.run(
+                h.stress_cmd(board.url, out, messages=10, entities=[ENTITIES[0].id],
+                             deadline=90, spread=2.0), capture_output=True, text=True,
+                timeout=120)
+            print(result.stdout)
+            report = h.read_report(out)
+            stored = board.records()
+        finally:
+            bot.stop()
+            print(h.tail(bot.log, 3000))
+    assert report["replied_once"] == 10, (report["missing"], report["duplicated"])
+    assert result.returncode == 0
+    posted = sorted(r["timestamp"] / 1000 for r in stored if r.get("message-type") == "AI")
+    assert len(posted) == 10
+    gaps = [b - a for a, b in zip(posted, posted[1:], strict=False)]
+    print(f"MEASURED reply gaps {[round(g, 2) for g in gaps]}")
+    assert min(gaps) >= MIN_GAP_S, gaps
+    assert all(sum(1 for t in posted if s <= t < s + 60) <= PER_MINUTE for s in posted)
