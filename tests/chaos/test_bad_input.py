@@ -1,0 +1,55 @@
+"""Chaos 5: bad input from the server is counted and skipped; the good messages around it are
+answered. A proxy in front of the board (badserver.py) adds missing fields, wrong types, a 1 MB
+text, an unknown entity and a non-object to every pending list, and cuts every 7th answer in
+the middle so that it is not JSON."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.chaos import harness as h
+from tests.chaos.badserver import bad_server
+from tests.support.procs import free_port
+
+pytestmark = [pytest.mark.timeout(150)]
+
+HOSTS = (h.SimHost("studio-1", (("guide@q4", True),), slots=4),)
+ENTITIES = (h.EntitySpec("emotional-intelligence", "EmotionalGuide", "guide@q4"),)
+REASONS = ("missing_field", "wrong_type", "oversize_text", "not_object", "not_json",
+           "unknown_entity")
+
+
+def test_bad_records_are_counted_and_skipped_good_ones_answered(tmp_path: Path) -> None:
+    with h.board(tmp_path) as board, h.sim(tmp_path, HOSTS) as sim, \
+            bad_server(board.url) as api:
+        port = free_port()
+        config = tmp_path / "bot.toml"
+        config.write_text(h.bot_toml(tmp_path, api, sim.urls, HOSTS, ENTITIES, port,
+                                     workers=2, jobs_per_worker=2))
+        bot = h.Bot(config, f"http://127.0.0.1:{port}", tmp_path / "bot.log")
+        out = tmp_path / "stress.json"
+        try:
+            bot.start(workers=2)
+            result = subprocess.run(
+                h.stress_cmd(board.url, out, messages=12, entities=[ENTITIES[0].id],
+                             deadline=60, spread=3.0), capture_output=True, text=True,
+                timeout=90)
+            print(result.stdout)
+            report = h.read_report(out)
+            metrics = bot.scrape()
+            alive = bot.proc is not None and bot.proc.poll() is None
+        finally:
+            bot.stop()
+            print(h.tail(bot.log, 3000))
+    assert alive, "the bot must not crash on bad input"
+    assert report["replied_once"] == 12, (report["missing"], report["duplicated"])
+    assert result.returncode == 0
+    skipped = {r: h.metric(metrics, "botcluster_skipped_messages_total", f'reason="{r}"')
+               for r in REASONS}
+    print(f"MEASURED skips {skipped}")
+    assert all(n >= 1 for n in skipped.values()), skipped
+    # Counted once per bad message, not once per poll that saw it again.
+    assert skipped["missing_field"] == 1 and skipped["unknown_entity"] == 1, skipped
