@@ -72,9 +72,14 @@ def worker_pids(proc: subprocess.Popen[bytes], log: Path) -> list[int]:
     return sorted(alive(descendants(proc.pid)) & announced)
 
 
-def post_and_wait(bot: SimBot, ids: list[str], timeout: float = 60) -> None:
-    """Post a human message for each id, then wait until every one has a visible reply."""
+def post(bot: SimBot, ids: list[str]) -> None:
+    """Post a human message to entity e1 for each id."""
     for mid in ids:
         post_human(bot.board_url, mid, "hello there", "e1", context=[])
+
+
+def post_and_wait(bot: SimBot, ids: list[str], timeout: float = 60) -> None:
+    """Post a human message for each id, then wait until every one has a visible reply."""
+    post(bot, ids)
     wait_for(lambda: all(replies_to(visible(bot.board_url), m) for m in ids), timeout=timeout,
              interval=0.2)
