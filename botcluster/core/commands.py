@@ -76,7 +76,7 @@ def start(config_path: Path, api_url: str | None, metrics_port: str | None,
     from botcluster.core.runtime import Runtime
     from botcluster.core.supervisor import run_supervisor
 
-    sys.exit(run_supervisor(config, Runtime(config, config_path.resolve(), overrides), burst))
+    sys.exit(run_supervisor(config, Runtime(config), burst))
 
 
 @click.command()

@@ -249,8 +249,9 @@ class JobRunner:
                                      "t": posted.posted_at, "n": job.entity}, durable=True)
         if message.timestamp:
             metrics.reply_seconds.observe(max(0.0, now - message.timestamp / 1000))
-        log.info("replied to %s as %s (reply %s, host %s, model %s)", job.message_id,
-                 username, reply_id, lease.host, job.model)
+        log.info("replied to %s for %s as %s in %.2fs (reply %s, host %s, model %s)",
+                 job.message_id, job.entity, username, now - job.enqueued_at, reply_id,
+                 lease.host, job.model)
         return posted
 
     def _posted(self, job: Job, reply_id: str) -> PostedReply:

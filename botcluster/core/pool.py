@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 
 from botcluster.core.worker import EXIT_BOOT_FAILED, WorkerArgs, worker_main
+from botcluster.errors import BotclusterError
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,21 @@ class Slot:
     termed: bool = False  # SIGTERM already sent for being stuck: next time SIGKILL
 
 
-class BootFailure(Exception):
+class BootFailure(BotclusterError):
     """A worker cannot boot: restarting it would only loop (the supervisor halts)."""
 
 
 class WorkerPool:
     def __init__(self, args: list[WorkerArgs],
                  on_death: Callable[[str, int], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 target: Callable[[WorkerArgs], None] = worker_main) -> None:
         self.slots = [Slot(i, a) for i, a in enumerate(args)]
+        self.target = target
         self.on_death = on_death  # (worker_id, pid): reclaim leases, mark_process_dead
         self.clock = clock
         self.restarts = 0
+        self.draining = False  # once set, nothing is replaced any more
         self._ctx = multiprocessing.get_context("spawn")
 
     def start(self) -> None:
@@ -56,7 +60,7 @@ class WorkerPool:
             self._spawn(slot)
 
     def _spawn(self, slot: Slot) -> None:
-        proc = self._ctx.Process(target=worker_main, args=(slot.args,),
+        proc = self._ctx.Process(target=self.target, args=(slot.args,),
                                  name=f"botcluster-worker-{slot.index}", daemon=False)
         proc.start()
         slot.process, slot.started_at, slot.termed = proc, self.clock(), False
@@ -73,6 +77,7 @@ class WorkerPool:
 
     def reap(self, draining: bool) -> None:
         """Handle every exited worker; schedule replacements unless draining."""
+        self.draining = self.draining or draining
         for slot in self.slots:
             proc = slot.process
             if proc is None or proc.is_alive():
@@ -82,7 +87,7 @@ class WorkerPool:
             slot.process = None
             log.warning("worker %s (pid %d) exited with %s", slot.args.worker_id, pid, code)
             self.on_death(slot.args.worker_id, pid)
-            if draining:
+            if self.draining:
                 continue
             lived = self.clock() - slot.started_at
             if code == EXIT_BOOT_FAILED or (lived < BOOT_GRACE_S and slot.restarts >= 5):
@@ -92,6 +97,8 @@ class WorkerPool:
             slot.restart_at = self.clock() + delay
 
     def top_up(self) -> None:
+        if self.draining:
+            return
         for slot in self.slots:
             if slot.process is None and self.clock() >= slot.restart_at:
                 self.restarts += 1
@@ -112,6 +119,7 @@ class WorkerPool:
 
     def stop(self, grace_s: float) -> None:
         """SIGTERM all, wait up to `grace_s`, then SIGKILL the rest."""
+        self.draining = True
         for slot in self.slots:
             if slot.process is not None and slot.process.is_alive() and slot.process.pid:
                 os.kill(slot.process.pid, signal.SIGTERM)

@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from prometheus_client.multiprocess import mark_process_dead
@@ -38,6 +37,7 @@ from botcluster.core.worker import WorkerArgs
 from botcluster.errors import BotclusterError
 from botcluster.hosts.adapters import HostAdapter, Timeouts, adapter_for
 from botcluster.hosts.local import LocalHostProcess
+from botcluster.logs import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,16 @@ class ManagerDied(BotclusterError):
 
 
 class Runtime:
-    def __init__(self, config: Config, config_path: Path, overrides: dict[str, Any]) -> None:
+    def __init__(self, config: Config) -> None:
         self.config = config
-        self.config_path = config_path
-        self.overrides = overrides
         self.lock = BotLock(config.bot.journal_path, config.api_url)
         self.board = EmbeddedBoard(config) if config.embedded_board else None
         self.local_hosts = [LocalHostProcess(h) for h in config.hosts if h.local is not None]
         self.secrets = {h.api_key_env: v for h in config.hosts
                         if h.api_key_env and (v := resolve_secret(h.api_key_env))}
         self.admin_token = resolve_secret(config.board.admin_token_env)
+        for value in [*self.secrets.values(), self.admin_token]:
+            register_secret(value)  # never in a log line, whatever logs it
         self.journal = Journal(config.bot.journal_path)
         self.manager: ManagerServer | None = None
         self.dispatcher: Any = None
@@ -116,7 +116,7 @@ class Runtime:
     def _start_pool(self) -> None:
         bot = self.config.bot
         args = [WorkerArgs(index=i, worker_id=f"{bot.worker_id}-w{i}",
-                           config_path=self.config_path, overrides=self.overrides,
+                           config=self.config,
                            manager=self.manager.address,  # type: ignore[union-attr]
                            log_level=bot.log_level, log_format=bot.log_format,
                            secrets=self.secrets) for i in range(bot.workers)]

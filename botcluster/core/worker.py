@@ -1,7 +1,8 @@
 """A worker process: claims jobs from the dispatcher and runs several at once on uvloop.
 
-Started by the supervisor with the spawn method. It rebuilds its own config from the file (the
-frozen config holds read-only mappings, which do not pickle), connects to the manager, and runs
+Started by the supervisor with the spawn method. It gets the supervisor's validated config (a
+replacement worker must not pick up an edit made to the file since start), connects to the
+manager, and runs
 `jobs` claim loops plus a heartbeat that keeps its leases alive. SIGTERM stops claiming, lets
 the running jobs finish, and exits 0; the supervisor escalates to SIGKILL if that takes too long.
 """
@@ -14,10 +15,9 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from botcluster.config.model import LogFormat
+from botcluster.config.model import Config, LogFormat
 from botcluster.core.manager import ManagerAddress
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,7 @@ EXIT_BOOT_FAILED = 3  # the supervisor halts instead of restarting a worker that
 class WorkerArgs:
     index: int
     worker_id: str
-    config_path: Path
-    overrides: dict[str, Any]
+    config: Config  # the supervisor's, as validated at start: never re-read from disk
     manager: ManagerAddress
     log_level: str = "INFO"
     log_format: LogFormat = "text"
@@ -41,16 +40,18 @@ class WorkerArgs:
 
 def worker_main(args: WorkerArgs) -> None:
     """Process entry point (must stay importable at module level for spawn)."""
-    from botcluster.logs import setup_logging
+    from botcluster.logs import register_secret, setup_logging
 
     setup_logging(args.log_level, args.log_format)
+    for value in args.secrets.values():
+        register_secret(value)
     try:
-        worker = Worker.build(args)
+        import uvloop
+
+        worker = Worker(args, args.config)
     except Exception:
         log.exception("worker %s cannot boot", args.worker_id)
         raise SystemExit(EXIT_BOOT_FAILED) from None
-    import uvloop
-
     uvloop.run(worker.run())
 
 
@@ -59,13 +60,6 @@ class Worker:
         self.args = args
         self.config = config
         self.stopping = asyncio.Event()
-
-    @classmethod
-    def build(cls, args: WorkerArgs) -> Worker:
-        from botcluster.config import apply_overrides, load
-
-        config = apply_overrides(load(args.config_path), **args.overrides)
-        return cls(args, config)
 
     async def run(self) -> None:
         from botcluster.comments import CommentsClient
