@@ -165,24 +165,31 @@ class JobRunner:
     async def _generate(self, job: Job, lease: Lease, entity: Entity) -> str:
         adapter = self.d.adapters[lease.host]
         await self._prepare_host(adapter, lease)
+        messages = await self._prompt(job, lease, entity)
+        return await self._chat(adapter, job, lease, messages, entity)
+
+    async def _prompt(self, job: Job, lease: Lease, entity: Entity) -> list[dict[str, str]]:
         message: Message = job.message
         lines = await self._context_lines(message, entity)
         if job.last_error.startswith(EMPTY_PREFIX):
             # The model imitated the conversation instead of answering: the context invites
             # that, so the next attempt goes without it.
             lines = []
-        if lease.context_length:
-            # Fit the host's context per request, dropping the oldest lines: never a 400.
-            prompt = truncate_context(entity, human_username=message.username,
-                                      human_text=message.text, context_lines=lines,
-                                      context_length=lease.context_length)
-            if not prompt.fits:
-                raise ContextOverflow(lease.host, f"system prompt alone exceeds the "
-                                      f"{lease.context_length}-token context")
-            messages = prompt.messages
-        else:
-            messages = build_messages(entity, human_username=message.username,
-                                      human_text=message.text, context_lines=lines)
+        if not lease.context_length:
+            return build_messages(entity, human_username=message.username,
+                                  human_text=message.text, context_lines=lines)
+        # Fit the host's context per request, dropping the oldest lines: never a 400.
+        prompt = truncate_context(entity, human_username=message.username,
+                                  human_text=message.text, context_lines=lines,
+                                  context_length=lease.context_length)
+        if not prompt.fits:
+            raise ContextOverflow(lease.host, f"system prompt alone exceeds the "
+                                  f"{lease.context_length}-token context")
+        return prompt.messages
+
+    async def _chat(self, adapter: HostAdapter, job: Job, lease: Lease,
+                    messages: list[dict[str, str]], entity: Entity) -> str:
+        """The LLM call, counted and timed; tells the dispatcher what it learnt of the host."""
         started = self.d.clock()
         try:
             result = await adapter.chat(job.model, messages, sampling_params(entity))
