@@ -68,11 +68,16 @@ class Placement:
 
 
 def find_loaded(hosts: list[HostView], model: str, now: float) -> HostView | None:
-    """The host with the model loaded and the most free slots, or None."""
+    """The host with the model loaded and the most free slots, or None.
+
+    A down host past its backoff (half-open) comes last: its probe costs a real job a failed
+    attempt, so it is spent only when no healthy host can run the job (the state poll marks a
+    recovered host up anyway).
+    """
     best: HostView | None = None
     for h in hosts:
         runnable = model in h.loaded and model not in h.loading and h.free > 0 and h.usable(now)
-        if runnable and (best is None or h.free > best.free):
+        if runnable and (best is None or (h.up, h.free) > (best.up, best.free)):
             best = h
     return best
 
@@ -93,11 +98,11 @@ def find_load(hosts: list[HostView], model: str, now: float,
         evict = _evictions(h, model, busy_models)
         if evict is None:
             continue
-        # Fewer evictions first, then the host with the most free slots.
+        # Healthy before half-open (see find_loaded), fewer evictions, the most free slots.
         fits.append((len(evict) * 1000 - h.free, h, evict))
     if not fits:
         return None
-    fits.sort(key=lambda f: (f[0], f[1].name))
+    fits.sort(key=lambda f: (not f[1].up, f[0], f[1].name))
     _, host, evict = fits[0]
     return Placement(host.name, load=True, evict=evict)
 
