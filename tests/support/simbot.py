@@ -46,7 +46,14 @@ models = [{catalogue}]
 
 def bot_toml(board_port: int, metrics_port: int, tmp: Path, hosts: dict[str, str], *,
              workers: int = 2, jobs: int = 2, lease_s: float = 60.0, max_tokens: int = 20,
-             entities: dict[str, str] | None = None, extra_bot: str = "") -> str:
+             entities: dict[str, str] | None = None, extra_bot: str = "", slots: int = 2,
+             host_extra: dict[str, str] | None = None,
+             entity_max_tokens: dict[str, int] | None = None) -> str:
+    """servers.toml for a bot on the board and the given lmstudio hosts.
+
+    `host_extra`: more TOML lines for a host's table (e.g. "memory_gb = 10"), by host name;
+    `entity_max_tokens`: maxTokens per entity id, instead of `max_tokens`.
+    """
     ents = entities or {"e1": "m-a@f16"}
     text = f"""
 [bot]
@@ -70,10 +77,12 @@ initial_backoff_s = 0.2
 max_backoff_s = 2.0
 """
     for name, url in hosts.items():
-        text += f'\n[[hosts]]\nname = "{name}"\nurl = "{url}"\nkind = "lmstudio"\nslots = 2\n'
+        text += (f'\n[[hosts]]\nname = "{name}"\nurl = "{url}"\nkind = "lmstudio"\n'
+                 f'slots = {slots}\n{(host_extra or {}).get(name, "")}\n')
     for eid, model in ents.items():
+        tokens = (entity_max_tokens or {}).get(eid, max_tokens)
         text += (f'\n[[entities]]\nid = "{eid}"\nusername = "{eid.upper()}"\n'
-                 f'baseModel = "{model}"\nmaxTokens = {max_tokens}\n')
+                 f'baseModel = "{model}"\nmaxTokens = {tokens}\n')
     return text
 
 
