@@ -19,6 +19,7 @@ def sim2(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def slow_sim(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """One host whose replies take a few seconds: jobs stay in flight long enough to break."""
-    with sim_cluster(tmp_path, cluster_toml(tokens_per_s=5.0)) as hosts:
+    """One host whose replies (10 to 20 tokens) take 3 to 7 s: jobs stay in flight long
+    enough to be killed mid-request even when the metrics seen lag by a second."""
+    with sim_cluster(tmp_path, cluster_toml(tokens_per_s=3.0)) as hosts:
         yield hosts

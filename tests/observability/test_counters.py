@@ -48,6 +48,11 @@ def test_a_worker_killed_mid_request_leaves_no_inflight_and_keeps_its_counts(
     stamp = int(time.time() * 1000)
     with started(bot, log) as proc:
         post_and_wait(bot, [f"{stamp}-a{i}" for i in range(2)])
+        # The gauges are published about once a second: let them settle first, so that the
+        # in-flight job seen below is one of the next two.
+        wait_for(lambda: (value(text := scrape(bot), "botcluster_jobs_total", outcome="replied")
+                          == 2 and value(text, "botcluster_host_inflight") == 0),
+                 timeout=10, interval=0.2)
         before = counters(scrape(bot))
         assert before["botcluster_llm_requests_total"] == 2
 
