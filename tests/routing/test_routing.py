@@ -176,7 +176,6 @@ def test_a_dead_host_gets_no_traffic_until_it_recovers(tmp_path: Path) -> None:
             exactly_one_reply_each(bot, during)
             failed = metric(bot, "botcluster_llm_requests_total", host="sim-0", outcome="timeout")
             assert failed <= 1, f"{failed} requests went to the dead host"
-            assert metric(bot, "botcluster_llm_requests_total", host="sim-0", outcome="ok") <= 1
             wait_for(lambda: not _refused(dead), timeout=down_s + 10, interval=0.2)
             served_before = sim_stats(dead)["requests"].get("ok", 0)
             wait_for(lambda: metric(bot, "botcluster_host_up", host="sim-0") == 1, timeout=15,
