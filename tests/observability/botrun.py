@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +84,16 @@ def post_and_wait(bot: SimBot, ids: list[str], timeout: float = 60) -> None:
     post(bot, ids)
     wait_for(lambda: all(replies_to(visible(bot.board_url), m) for m in ids), timeout=timeout,
              interval=0.2)
+
+
+def promtool_lint(text: str) -> str:
+    """What `promtool check metrics` says about an exposition ("" when clean).
+
+    Needs promtool (Debian package `prometheus`); callers skip when it is absent.
+    """
+    promtool = shutil.which("promtool")
+    assert promtool is not None
+    done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                          text=True, timeout=30)
+    said = done.stdout + done.stderr
+    return f"exit {done.returncode}: {said}" if done.returncode else said

@@ -26,7 +26,7 @@ from tests.dashboards.queries import (
     substitute_variables,
 )
 from tests.observability import promserver
-from tests.observability.botrun import post_and_wait, started
+from tests.observability.botrun import post_and_wait, promtool_lint, scrape, started
 from tests.observability.promserver import FAST, Prometheus
 from tests.support.simbot import SimBot, cluster_toml, sim_cluster, write_bot
 from tests.support.site import wait_for
@@ -101,6 +101,8 @@ def test_key_dashboard_panels_show_the_bot(stack: Stack) -> None:
     by_outcome = wait_for(lambda: prom.values(panel("LLM requests per minute by outcome"),
                                               by="outcome"), timeout=10)
     assert by_outcome.get("ok", 0) > 0
+    # With observations in the histograms too, the scrape still passes promtool's lint.
+    assert promtool_lint(scrape(stack.bot)) == ""
 
 
 def test_every_dashboard_and_alert_query_runs_on_prometheus(stack: Stack) -> None:
