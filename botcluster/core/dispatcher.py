@@ -11,6 +11,7 @@ and takes and returns plain picklable data.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -56,7 +57,11 @@ class Dispatcher(DispatcherOutlook):
         self.store = JobStore()
         self.hosts: dict[str, HostView] = {h.name: h for h in hosts}
         self.entities = entities
+        # Claim-time limiters keep parallel workers from claiming past an entity's limits;
+        # post-time limiters space the posts themselves, whatever each generation took.
         self.limiters = {e.id: RateLimiter(e.rate_limits) for e in entities.values()}
+        self.post_limiters = {e.id: RateLimiter(e.rate_limits) for e in entities.values()}
+        self.booted: set[int] = set()  # pids of workers that have sent a heartbeat
         self.leases: dict[str, Lease] = {}
         self.slot_freed: set[str] = set()  # live leases whose host slot was given back early
         self.lease_of: dict[str, str] = {}  # message id -> live lease id
@@ -160,15 +165,32 @@ class Dispatcher(DispatcherOutlook):
 
     # --- what workers report ----------------------------------------------------------------
 
-    def heartbeat(self, worker_id: str) -> int:
+    def heartbeat(self, worker_id: str, pid: int = 0) -> int:
         """The worker is alive: extend all its leases. Returns how many it holds."""
         with self._cond:
             now = self.clock()
             self.worker_seen[worker_id] = now
+            self.booted.add(pid)
             mine = [lid for lid, lease in self.leases.items() if lease.worker_id == worker_id]
             for lid in mine:
                 self.leases[lid] = replace(self.leases[lid], deadline=now + self.settings.lease_s)
             return len(mine)
+
+    def post_permit(self, entity_id: str) -> float:
+        """The time (unix seconds, whole milliseconds) at which a reply of the entity may be
+        posted; that post is reserved. The reply carries it as its timestamp.
+
+        Permits are handed out in order and exactly spaced, so posts for one entity keep their
+        spacing whatever the generations before them took.
+        """
+        with self._cond:
+            now = self.clock()
+            limiter = self.post_limiters.get(entity_id)
+            if limiter is None:
+                return now
+            at = math.ceil(limiter.next_allowed(now) * 1000) / 1000
+            limiter.reserve(at)
+            return at
 
     def holds(self, lease_id: str) -> bool:
         with self._cond:

@@ -9,6 +9,7 @@ lost claim (another bot has it).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_FAIL_CALLS = 5  # /fail calls needed at most to mark a message failed on the KV server
 EMPTY_PREFIX = "empty reply after cleaning"
 OOM_PREFIX = "out of memory"
+POST_MARGIN_S = 0.005
 
 
 @dataclass
@@ -248,7 +250,18 @@ class JobRunner:
         message: Message = job.message
         username, color = _identity(entity, message.ais)
         now = self.d.clock()
-        reply = Reply(id=reply_id, text=text, timestamp=int(now * 1000), username=username,
+        timestamp = int(now * 1000)
+        if _limited(entity):
+            permit = await self.d.link.post_permit(entity.id)
+            if permit > now:
+                log.info("rate limit of %s: posting %s in %.2fs", entity.id, job.message_id,
+                         permit - now)
+                # Timers may fire a little early: never post before the permit.
+                await asyncio.sleep(permit - now + POST_MARGIN_S)  # heartbeats keep the lease
+            # The permits are exactly spaced; the posts' timestamps are the permits.
+            timestamp = round(permit * 1000)
+            now = self.d.clock()
+        reply = Reply(id=reply_id, text=text, timestamp=timestamp, username=username,
                       color=color, reply_to=job.message_id)
         await self.d.client.post(reply)
         posted = self._posted(job, reply_id)
@@ -289,6 +302,12 @@ class JobRunner:
         except BotclusterError as exc:
             log.error("could not mark %s failed on the server: %s", job.message_id, exc)
         await self.d.journal.append({"e": "done", "m": job.message_id, "o": "dead_lettered"})
+
+
+def _limited(entity: Entity) -> bool:
+    lim = entity.rate_limits
+    return bool(lim.min_seconds_between_posts or lim.max_posts_per_minute
+                or lim.max_posts_per_hour)
 
 
 def _identity(entity: Entity, ais: str | None) -> tuple[str, str]:

@@ -23,8 +23,11 @@ class DispatcherLink:
         result: Claim | None = await self._call("claim", worker_id, wait_s)
         return result
 
-    async def heartbeat(self, worker_id: str) -> int:
-        return int(await self._call("heartbeat", worker_id))
+    async def heartbeat(self, worker_id: str, pid: int = 0) -> int:
+        return int(await self._call("heartbeat", worker_id, pid))
+
+    async def post_permit(self, entity_id: str) -> float:
+        return float(await self._call("post_permit", entity_id))
 
     async def note(self, lease_id: str, **kwargs: Any) -> bool:
         return bool(await self._call("note", lease_id, **kwargs))

@@ -33,6 +33,7 @@ class DispatcherOutlook:
     posted: list[PostedReply]
     worker_seen: dict[str, float]
     draining: bool
+    booted: set[int]
     reclaimed: int
     outcomes: list[tuple[str, Outcome]]
     waits: list[tuple[str, float]]
@@ -86,6 +87,17 @@ class DispatcherOutlook:
         with self._cond:
             limit = self.clock() - older_than_s
             return [w for w, t in self.worker_seen.items() if t < limit]
+
+    def booted_pids(self) -> set[int]:
+        """Pids of workers that came far enough to send a heartbeat."""
+        with self._cond:
+            return set(self.booted)
+
+    def live_workers(self, within_s: float) -> int:
+        """Workers heard from in the last `within_s` seconds."""
+        with self._cond:
+            limit = self.clock() - within_s
+            return sum(1 for t in self.worker_seen.values() if t >= limit)
 
     def idle(self) -> bool:
         """Nothing queued, nothing claimed (burst mode exits on this)."""

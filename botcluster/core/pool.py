@@ -22,7 +22,8 @@ from botcluster.errors import BotclusterError
 log = logging.getLogger(__name__)
 
 MAX_RESTART_BACKOFF_S = 30.0
-BOOT_GRACE_S = 10.0  # a worker that dies sooner than this after start did not boot
+BOOT_GRACE_S = 10.0  # a worker that dies sooner than this after start is restarted slowly
+MAX_BOOT_FAILURES = 5  # workers in a row that died before their first heartbeat: halt
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Slot:
     restarts: int = 0
     restart_at: float = 0.0
     termed: bool = False  # SIGTERM already sent for being stuck: next time SIGKILL
+    boot_failures: int = 0  # deaths in a row of workers that never sent a heartbeat
 
 
 class BootFailure(BotclusterError):
@@ -75,8 +77,12 @@ class WorkerPool:
     def pids(self) -> list[int]:
         return [s.process.pid for s in self.slots if s.process and s.process.pid]
 
-    def reap(self, draining: bool) -> None:
-        """Handle every exited worker; schedule replacements unless draining."""
+    def reap(self, draining: bool, booted: set[int] | frozenset[int] = frozenset()) -> None:
+        """Handle every exited worker; schedule replacements unless draining.
+
+        `booted`: pids of workers that sent a heartbeat. Only a worker that never got that far
+        counts toward the halt: one killed from outside while running must not stop the bot.
+        """
         self.draining = self.draining or draining
         for slot in self.slots:
             proc = slot.process
@@ -90,7 +96,8 @@ class WorkerPool:
             if self.draining:
                 continue
             lived = self.clock() - slot.started_at
-            if code == EXIT_BOOT_FAILED or (lived < BOOT_GRACE_S and slot.restarts >= 5):
+            slot.boot_failures = 0 if pid in booted else slot.boot_failures + 1
+            if code == EXIT_BOOT_FAILED or slot.boot_failures >= MAX_BOOT_FAILURES:
                 raise BootFailure(f"worker {slot.args.worker_id} cannot boot (exit {code})")
             slot.restarts = slot.restarts + 1 if lived < BOOT_GRACE_S else 0
             delay = min(MAX_RESTART_BACKOFF_S, 0.5 * (2 ** slot.restarts) if slot.restarts else 0)

@@ -31,8 +31,9 @@ class RateLimiter:
         t = max(t, self._window_free(lim.max_posts_per_hour, HOUR_S))
         return t
 
-    def reserve(self, now: float) -> None:
-        self._posts.append(now)
+    def reserve(self, at: float) -> None:
+        """Record a post at `at` (may be in the future: a permit for a post still to come)."""
+        self._posts.append(max(at, self._posts[-1]) if self._posts else at)
 
     def _window_free(self, limit: int | None, window: float) -> float:
         """Earliest time at which fewer than `limit` posts lie in the last `window` seconds."""

@@ -167,7 +167,8 @@ class Runtime:
 
     async def supervise_pool(self, stuck_after_s: float) -> None:
         assert self.pool is not None
-        self.pool.reap(draining=False)
+        booted = await asyncio.to_thread(self.dispatcher.booted_pids)
+        self.pool.reap(draining=False, booted=booted)
         self.pool.top_up()
         stale = await asyncio.to_thread(self.dispatcher.stale_workers, stuck_after_s)
         self.pool.kill_stuck(stale)
@@ -212,8 +213,13 @@ class Runtime:
         return view
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy, polled at least once, and a worker has booted and is claiming."""
         ok, detail = self.healthy()
-        return ok and self.last_poll_ok > 0, detail
+        try:
+            detail["workers_claiming"] = self.dispatcher.live_workers(5.0)
+        except Exception:
+            detail["workers_claiming"] = 0
+        return ok and self.last_poll_ok > 0 and detail["workers_claiming"] > 0, detail
 
     # --- stop -----------------------------------------------------------------------------
 

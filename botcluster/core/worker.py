@@ -114,5 +114,5 @@ class Worker:
     async def _heartbeat(self, link: Any) -> None:
         while True:
             with contextlib.suppress(Exception):  # a missed beat only shortens a lease
-                await link.heartbeat(self.args.worker_id)
+                await link.heartbeat(self.args.worker_id, os.getpid())
             await asyncio.sleep(HEARTBEAT_S)

@@ -21,10 +21,6 @@ ENTITIES = (h.EntitySpec("slow-sage", "SlowSage", "sage@q4", min_seconds_between
                          max_posts_per_minute=PER_MINUTE),)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: the dispatcher reserves an entity's rate-limit slot when it grants the claim, "
-    "but the reply is posted after a generation of variable length, so two posts can land "
-    "closer than minSecondsBetweenPosts (measured 1.56 s with a 2 s limit)"))
 def test_ten_messages_in_two_seconds_all_answered_and_spaced(tmp_path: Path) -> None:
     with h.board(tmp_path) as board, h.sim(tmp_path, HOSTS) as sim:
         port = free_port()

@@ -218,3 +218,15 @@ def test_a_much_better_job_may_force_the_swap() -> None:
     d.offer([job("swap", "m2", "e2", priority=95), job("hit", "m1", priority=50)])
     c = d.claim("w")
     assert c is not None and c.job.message_id == "swap" and c.lease.evict == ("m1",)
+
+
+def test_post_permits_space_the_posts_whatever_the_generation_took() -> None:
+    clock = Clock()
+    d = dispatcher([host("h", slots=4, loaded=("m1",))],
+                   entities=[entity(min_seconds_between_posts=2)], clock=clock)
+    start = clock.now
+    assert d.post_permit("e1") == start
+    clock.advance(0.5)  # the next generation was much shorter than the spacing
+    assert d.post_permit("e1") == start + 2
+    assert d.post_permit("e1") == start + 4  # permits queue up in order, exactly spaced
+    assert d.post_permit("unlimited-or-unknown") == clock.now

@@ -60,7 +60,21 @@ def test_a_crash_loop_is_replaced_with_backoff_then_halts() -> None:
             clock.advance(delays[-1])
             pool.top_up()
     assert delays == sorted(delays) and delays[0] > 0
-    assert len(deaths) == 6
+    assert len(deaths) == 5
+
+
+def test_workers_killed_after_booting_never_halt_the_pool() -> None:
+    clock = Clock()
+    pool = WorkerPool(_args(1), on_death=lambda w, pid: None, clock=clock,
+                      target=dies_at_once)
+    pool.start()
+    for _ in range(8):  # killed from outside again and again, each after its heartbeat
+        _wait_dead(pool)
+        booted = {pool.slots[0].process.pid} if pool.slots[0].process else set()
+        pool.reap(draining=False, booted={p for p in booted if p})
+        clock.advance(60)
+        pool.top_up()
+    assert pool.restarts == 8
 
 
 def test_a_worker_that_ran_a_while_is_replaced_at_once_in_its_slot() -> None:
