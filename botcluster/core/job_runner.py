@@ -233,6 +233,8 @@ class JobRunner:
             metrics.model_loads.labels(lease.host, "error").inc()
             await self.d.link.load_finished(lease.lease_id, False)
             raise
+        if not adapter.can_load:
+            return  # no REST load on this host after all: the chat request loads it (JIT)
         metrics.model_loads.labels(lease.host, "ok").inc()
         metrics.model_load_seconds.labels(lease.host).observe(self.d.clock() - started)
         await self.d.link.load_finished(lease.lease_id, True, ctx)

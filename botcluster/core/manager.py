@@ -20,7 +20,7 @@ from multiprocessing.managers import BaseManager
 from pathlib import Path
 from typing import Any
 
-from botcluster.config.model import Entity
+from botcluster.config.model import Entity, LogFormat
 from botcluster.core.cluster import HostView
 from botcluster.core.dispatcher import Dispatcher, DispatcherSettings
 
@@ -29,7 +29,8 @@ ORPHAN_CHECK_S = 0.5
 
 
 def _init_dispatcher(settings: DispatcherSettings, hosts: list[HostView],
-                     entities: dict[str, Entity]) -> None:
+                     entities: dict[str, Entity], log_level: str = "INFO",
+                     log_format: LogFormat = "text") -> None:
     """Runs once in the manager process: build the one dispatcher it serves.
 
     The manager outlives signals sent to the whole process group (Ctrl-C, systemd's SIGTERM):
@@ -37,6 +38,9 @@ def _init_dispatcher(settings: DispatcherSettings, hosts: list[HostView],
     supervisor dies without doing so, the manager notices and exits on its own.
     """
     global _dispatcher
+    from botcluster.logs import setup_logging
+
+    setup_logging(log_level, log_format)  # the dispatcher's lines, in the bot's format
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
@@ -80,13 +84,14 @@ class ManagerServer:
     """Start and stop the manager process."""
 
     def __init__(self, settings: DispatcherSettings, hosts: list[HostView],
-                 entities: dict[str, Entity]) -> None:
+                 entities: dict[str, Entity], log_level: str = "INFO",
+                 log_format: LogFormat = "text") -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="botcluster-"))
         os.chmod(self._dir, 0o700)
         self.address = ManagerAddress(str(self._dir / "manager.sock"), secrets.token_bytes(32))
         self._manager = BotManager(address=self.address.path, authkey=self.address.authkey,
                                    ctx=multiprocessing.get_context("spawn"))
-        self._init = (settings, hosts, entities)
+        self._init = (settings, hosts, entities, log_level, log_format)
 
     def start(self) -> Any:
         """Start the manager process; returns a dispatcher proxy for this process."""

@@ -106,8 +106,9 @@ class Runtime:
         hosts = [HostView(name=h.name, slots=h.slots, memory_gb=h.memory_gb,
                           serves=frozenset(h.models), static_loaded=h.kind in
                           ("llamacpp", "openai"), up=False) for h in self.config.hosts]
+        bot = self.config.bot
         self.manager = ManagerServer(DispatcherSettings.from_config(self.config), hosts,
-                                     dict(self.config.entities))
+                                     dict(self.config.entities), bot.log_level, bot.log_format)
         self.dispatcher = self.manager.start()
         timeouts = Timeouts(connect_s=self.config.bot.connect_timeout_s)
         self.adapters = {h.name: adapter_for(h, api_key=self.secrets.get(h.api_key_env or ""),

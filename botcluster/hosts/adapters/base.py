@@ -67,7 +67,7 @@ class HostAdapter:
         self.http = httpx.AsyncClient(
             base_url=host.url.rstrip("/"), headers=headers, transport=transport,
             timeout=httpx.Timeout(self.timeouts.state_s, connect=self.timeouts.connect_s))
-        # openai brings its own HTTP package; `chat_transport` is a transport of that package.
+        # `chat_transport`: an httpx transport for the openai client (its stubs name httpx2).
         chat_http = (openai.DefaultAsyncHttpxClient(transport=chat_transport)
                      if chat_transport is not None else None)
         self.openai = openai.AsyncOpenAI(

@@ -32,7 +32,7 @@ class LMStudioAdapter(HostAdapter):
                     continue
                 raise
             self._api = api
-            type(self).can_load = api == "v1"
+            self.can_load = api == "v1"
             return report
         raise HostDown(self.host.name, "no model listing endpoint answered")
 
@@ -78,6 +78,10 @@ class LMStudioAdapter(HostAdapter):
                                            {"model": self.to_host(model)},
                                            limit_s=self.timeouts.first_token_s)
         except HostStatus as exc:
+            if exc.status in (404, 405):
+                # Before LM Studio 0.4 there is no REST load: the first chat request loads it.
+                self._api, self.can_load = "v0", False
+                return 0
             if any(k in exc.body.lower() for k in OOM_MARKERS):
                 raise OutOfMemory(self.host.name, exc.body[:300]) from exc
             raise ModelLoadError(self.host.name, f"load {model}: {exc.detail}") from exc
