@@ -88,6 +88,11 @@ class DispatcherOutlook:
             limit = self.clock() - older_than_s
             return [w for w, t in self.worker_seen.items() if t < limit]
 
+    def holding(self, message_ids: list[str]) -> set[str]:
+        """Those of `message_ids` the dispatcher has queued or claimed."""
+        with self._cond:
+            return {m for m in message_ids if m in self.store.jobs}
+
     def booted_pids(self) -> set[int]:
         """Pids of workers that came far enough to send a heartbeat."""
         with self._cond:

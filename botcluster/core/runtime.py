@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from botcluster.core.journal import Journal, compact
 from botcluster.core.locks import BotLock
 from botcluster.core.manager import ManagerServer
 from botcluster.core.metrics_http import serve
+from botcluster.core.orphans import OrphanSweeper
 from botcluster.core.poller import Poller
 from botcluster.core.pool import WorkerPool
 from botcluster.core.publisher import MetricsPublisher
@@ -40,6 +42,8 @@ from botcluster.hosts.local import LocalHostProcess
 from botcluster.logs import register_secret
 
 log = logging.getLogger(__name__)
+
+SWEEP_EVERY_S = 30.0  # orphaned server claims: see core/orphans.py
 
 
 class ManagerDied(BotclusterError):
@@ -69,6 +73,8 @@ class Runtime:
         self.publisher = MetricsPublisher(config)
         self.http: Any = None
         self.last_poll_ok = 0.0
+        self.orphans: OrphanSweeper | None = None
+        self._next_sweep = 0.0  # at start, then every SWEEP_EVERY_S
 
     # --- start ----------------------------------------------------------------------------
 
@@ -87,6 +93,8 @@ class Runtime:
                              writer=self.journal)
         await self.poller.recover()
         self.heal = HealTracker(self.client, self.journal, self.config.heal, self.admin_token)
+        self.orphans = OrphanSweeper(self.client, self.dispatcher, f"{bot.worker_id}-w",
+                                     bot.generation_timeout_s)
         self.heal.restore(list(state.posted.values()))
         reports = await self.poll_hosts()
         self._start_pool()
@@ -143,13 +151,17 @@ class Runtime:
     # --- the loops' steps -----------------------------------------------------------------
 
     async def poll_once(self) -> int:
-        assert self.poller is not None and self.heal is not None
+        assert self.poller is not None and self.heal is not None and self.orphans is not None
         added = await self.poller.poll()
         if added >= 0:
             self.last_poll_ok = self.poller.last_success
         for posted in await asyncio.to_thread(self.dispatcher.take_posted):
             self.heal.track(posted)
         await self.heal.verify()
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_EVERY_S
+            await self.orphans.sweep()
         return added
 
     async def settled(self) -> bool:
