@@ -15,6 +15,7 @@ from botcluster.sim.spec import ClusterSpec
 # the bot sees the same memory as the host has.
 ADAPTER_GB_PER_SIM_GB = 2**30 / 1e9
 WARMUP_ENTITY = "bench-warmup"  # answers the warm-up messages before the measured run
+WORKER_ID = "botcluster"  # [bot] worker_id: workers claim as "<id>-w<n>"
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def write_config(workdir: Path, cluster: ClusterSpec, urls: dict[str, str],
     db = workdir / "board.sqlite3"
     lines = ["[bot]", f"poll_interval_s = {poll_interval_s}", f"workers = {workers}",
              f"jobs_per_worker = {jobs}", f"journal_path = {_q(workdir / 'journal.jsonl')}",
-             "max_attempts = 3", "log_level = \"INFO\"", "",
+             "max_attempts = 3", "log_level = \"INFO\"", f"worker_id = {_q(WORKER_ID)}", "",
              "[board]", 'host = "127.0.0.1"', f"port = {board_port}", f"db_path = {_q(db)}", "",
              "[metrics]", 'host = "127.0.0.1"', f"port = {metrics_port}",
              f"multiproc_dir = {_q(workdir / 'prom')}", ""]
@@ -61,7 +62,9 @@ def write_config(workdir: Path, cluster: ClusterSpec, urls: dict[str, str],
                   'kind = "lmstudio"', f"slots = {h.slots_per_host}",
                   f"memory_gb = {h.memory_gb * ADAPTER_GB_PER_SIM_GB:.4f}",
                   f"models = [{models}]", ""]
-    warm = Persona(WARMUP_ENTITY, cluster.hosts[0].models[0].key, 4)
+    first = cluster.hosts[0]
+    warm_model = next((m.key for m in first.models if m.loaded), first.models[0].key)
+    warm = Persona(WARMUP_ENTITY, warm_model, 4)
     for p in [*personas.values(), warm]:
         lines += ["[[entities]]", f"id = {_q(p.id)}", f"username = {_q(p.id[:16])}",
                   f"baseModel = {_q(p.model)}", f"maxTokens = {p.max_tokens}", "nom = 1",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from botcluster.bench.botconfig import WARMUP_ENTITY, BotSetup
+from botcluster.bench.botconfig import WARMUP_ENTITY, WORKER_ID, BotSetup
 from botcluster.bench.drivers import Run
 from botcluster.bench.workload import Request, prompt_text
 from botcluster.errors import BotclusterError
@@ -72,30 +72,40 @@ class BotProcess:
             self.proc.wait(5.0)
 
 
-async def warm_up(setup: BotSetup, timeout_s: float = 120.0) -> None:
-    """Answer one short message per claim loop before the measured run.
+async def warm_up(setup: BotSetup, timeout_s: float = 120.0, max_messages: int = 30) -> None:
+    """Answer short messages, one at a time, until every worker process has answered one.
 
     A worker finishes its lazy set-up (imports, clients, dialect detection) on its first job,
     which took seconds on a 2-CPU machine: a bot that has been running does not pay that, and
-    at a compressed time scale it would count as minutes.
+    at a compressed time scale it would count as minutes. One message at a time, to a model
+    loaded on the first host, is always a hit there: the warm-up loads nothing.
     """
-    n = setup.workers * setup.jobs_per_worker
-    wall_ms = int(time.time() * 1000)
-    ids = [f"{wall_ms}-warmup{i:04d}" for i in range(n)]
+    workers = {f"{WORKER_ID}-w{i}" for i in range(setup.workers)}
+    deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(base_url=setup.board_url, timeout=30.0) as http:
-        for mid in ids:
+        for i in range(max_messages):
+            wall_ms = int(time.time() * 1000)
+            mid = f"{wall_ms}-warmup{i:04d}"
             body = {"id": mid, "text": "hello", "timestamp": wall_ms, "username": "Human",
                     "color": "080195229", "domain": "saywhatwant.app", "language": "en",
                     "message-type": "human", "misc": "", "context": [],
                     "botParams": {"entity": WARMUP_ENTITY}}
             (await http.post("/api/comments", json=body)).raise_for_status()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if all(mid in found for found in [await asyncio.to_thread(replies, setup.db_path)]
-               for mid in ids):
-            return
-        await asyncio.sleep(0.1)
-    raise BotFailed(f"the bot did not answer its {n} warm-up messages in {timeout_s:.0f}s")
+            while mid not in await asyncio.to_thread(replies, setup.db_path):
+                if time.monotonic() > deadline:
+                    raise BotFailed(f"the bot did not answer a warm-up message in {timeout_s}s")
+                await asyncio.sleep(0.05)
+            workers -= await asyncio.to_thread(warm_workers, setup.db_path)
+            if not workers:
+                return
+
+
+def warm_workers(db_path: Path) -> set[str]:
+    """Worker ids that claimed a warm-up message (the board records the claimer)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True,
+                                            timeout=5.0)) as db:
+        rows = db.execute("SELECT body FROM records WHERE id LIKE '%-warmup%'")
+        return {str(json.loads(b).get("botParams", {}).get("claimedBy")) for (b,) in rows}
 
 
 def message_id(r: Request, wall_ms: int) -> str:

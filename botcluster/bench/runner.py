@@ -92,9 +92,10 @@ def run_strategy(name: str, requests: Sequence[Request], cluster: ClusterSpec, b
     result.loads, result.evictions = int(t["loads"]), int(t["evictions"] + t["unloads"])
     result.busy_slot_s = round(t["busy_slot_seconds"], 1)
     result.real_s = round(time.monotonic() - started, 1)
-    result.extra = {"hosts": {h: {k: s.get(k) for k in ("loads", "evictions", "unloads",
-                                                         "busy_slot_seconds", "peak_active")}
-                              for h, s in stats.items()}}
+    keys = ("loads", "load_seconds", "evictions", "unloads", "busy_slot_seconds",
+            "predictions", "peak_active")
+    result.extra = {"hosts": {h: {k: s.get(k) for k in keys} for h, s in stats.items()},
+                    "time_scale": settings.time_scale}
     return result
 
 
