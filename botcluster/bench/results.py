@@ -31,7 +31,7 @@ class StrategyResult:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         if out.pop("skipped") is not None:
-            return {"skipped": self.skipped}
+            return {"skipped": self.skipped, "lost": self.lost}
         return out
 
 

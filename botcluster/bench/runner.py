@@ -20,6 +20,7 @@ from botcluster.bench.progress import Progress
 from botcluster.bench.results import StrategyResult, report, summarize
 from botcluster.bench.simproc import SimProcess, totals
 from botcluster.bench.workload import Request, entities
+from botcluster.errors import BotclusterError
 from botcluster.sim.spec import ClusterSpec, load_cluster
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,16 @@ def run_bench(requests: Sequence[Request], settings: BenchSettings,
 
 def run_strategy(name: str, requests: Sequence[Request], cluster: ClusterSpec, bound: Bound,
                  settings: BenchSettings, workdir: Path) -> StrategyResult:
+    """One strategy's result; a strategy that cannot run is reported, not raised."""
+    try:
+        return _run_strategy(name, requests, cluster, bound, settings, workdir)
+    except BotclusterError as exc:
+        log.error("%s failed: %s", name, exc)
+        return StrategyResult(skipped=f"failed: {exc}", lost=len(requests))
+
+
+def _run_strategy(name: str, requests: Sequence[Request], cluster: ClusterSpec, bound: Bound,
+                  settings: BenchSettings, workdir: Path) -> StrategyResult:
     if name == "litellm":
         if not litellm_driver.available():
             return StrategyResult(skipped=f"LiteLLM is not installed: {litellm_driver.INSTALL}")

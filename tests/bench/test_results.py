@@ -22,7 +22,7 @@ def test_summarize_counts_lost_and_duplicates() -> None:
 def test_report_and_table_show_skipped_strategies() -> None:
     data = report({"lower_bound_s": 10.0}, {"a": StrategyResult(makespan_s=12.0),
                                             "litellm": StrategyResult(skipped="not installed")})
-    assert data["strategies"]["litellm"] == {"skipped": "not installed"}
+    assert data["strategies"]["litellm"] == {"skipped": "not installed", "lost": 0}
     assert set(data["strategies"]["a"]) >= {"makespan_s", "ratio_to_bound", "p50_latency_s",
                                            "p95_latency_s", "loads", "evictions", "replied",
                                            "duplicates", "lost"}
