@@ -152,12 +152,13 @@ async def drive_bot(run: Run, setup: BotSetup, wall: float) -> dict[str, int]:
                     return
                 await asyncio.sleep(0.1)
 
+        collector = asyncio.create_task(_collect(run, setup, ids, wall))  # progress meanwhile
         posting = []
         for r in sorted(run.requests, key=lambda r: r.t):
             await run.until(r.t)
             posting.append(asyncio.create_task(post(r)))
         await asyncio.gather(*posting)
-        return await _collect(run, setup, ids, wall)
+        return await collector
 
 
 async def _collect(run: Run, setup: BotSetup, ids: dict[str, Request],
