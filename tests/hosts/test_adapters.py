@@ -7,11 +7,13 @@ error-translation rule, including answers the simulator does not give (old LM St
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from botcluster.config.model import HostConfig, frozen_map
@@ -19,6 +21,10 @@ from botcluster.errors import ContextOverflow, GenerationError, HostDown, OutOfM
 from botcluster.hosts.adapters import adapter_for
 
 Routes = dict[tuple[str, str], tuple[int, Any]]
+
+# The chat client's HTTP package: httpx before openai 3, httpx2 from openai 3 on.
+CHAT_HTTP: Any = importlib.import_module(
+    openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0])
 
 
 def _transport(routes: Routes) -> httpx.MockTransport:
@@ -28,8 +34,8 @@ def _transport(routes: Routes) -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
-def _chat_transport(handler: Callable[[httpx.Request], httpx.Response]) -> httpx.MockTransport:
-    return httpx.MockTransport(handler)
+def _chat_transport(handler: Callable[[Any], Any]) -> Any:
+    return CHAT_HTTP.MockTransport(handler)
 
 
 def _host(kind: str, **kw: Any) -> HostConfig:
@@ -111,8 +117,8 @@ def test_a_refused_connection_is_host_down_at_once() -> None:
         asyncio.run(a.state())
 
 
-def _chat_error(status: int, message: str) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, json={"error": {"message": message}})
+def _chat_error(status: int, message: str) -> Callable[[Any], Any]:
+    return lambda request: CHAT_HTTP.Response(status, json={"error": {"message": message}})
 
 
 @pytest.mark.parametrize(("status", "message", "error"), [
@@ -127,18 +133,18 @@ def test_chat_errors_are_translated(status: int, message: str, error: type[Excep
 
 
 def test_chat_connection_failure_is_host_down() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
+    def refuse(request: Any) -> Any:
+        raise CHAT_HTTP.ConnectError("refused", request=request)
     a = adapter_for(_host("openai"), chat_transport=_chat_transport(refuse))
     with pytest.raises(HostDown):
         asyncio.run(a.chat("m", [{"role": "user", "content": "hi"}], {}))
 
 
 def test_chat_returns_the_text_and_usage() -> None:
-    def ok(request: httpx.Request) -> httpx.Response:
+    def ok(request: Any) -> Any:
         body = json.loads(request.content)
         assert body["model"] == "m" and body["max_tokens"] == 5
-        return httpx.Response(200, json={
+        return CHAT_HTTP.Response(200, json={
             "id": "x", "object": "chat.completion", "created": 0, "model": "m",
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": "hello"}}],

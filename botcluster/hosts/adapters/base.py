@@ -67,7 +67,8 @@ class HostAdapter:
         self.http = httpx.AsyncClient(
             base_url=host.url.rstrip("/"), headers=headers, transport=transport,
             timeout=httpx.Timeout(self.timeouts.state_s, connect=self.timeouts.connect_s))
-        # `chat_transport`: an httpx transport for the openai client (its stubs name httpx2).
+        # `chat_transport`: a transport of the HTTP package the installed openai uses (httpx
+        # before openai 3, httpx2 from 3 on).
         chat_http = (openai.DefaultAsyncHttpxClient(transport=chat_transport)
                      if chat_transport is not None else None)
         self.openai = openai.AsyncOpenAI(
