@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from botcluster.bench.botconfig import WARMUP_ENTITY, WORKER_ID, BotSetup
 from botcluster.bench.drivers import Run
 from botcluster.bench.workload import Request, prompt_text
 from botcluster.errors import BotclusterError
+from botcluster.proc import stop_group
 
 READY_MARK = "; ready"
 WORKER_READY = "ready (pid"
@@ -60,16 +59,8 @@ class BotProcess:
         raise BotFailed(f"botcluster start did not become ready (see {self.log_file})")
 
     def stop(self, timeout_s: float = 15.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5.0)
+        if self.proc is not None:
+            stop_group(self.proc, timeout_s)
 
 
 async def warm_up(setup: BotSetup, timeout_s: float = 120.0, max_messages: int = 30) -> None:

@@ -6,11 +6,8 @@ strategy under test; every strategy gets an identical cluster started the same w
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +17,7 @@ from typing import Any
 import httpx
 
 from botcluster.errors import BotclusterError
+from botcluster.proc import stop_group
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +68,8 @@ class SimProcess:
         return out
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(10.0)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5.0)
+        if self.proc is not None:
+            stop_group(self.proc, 10.0)
 
 
 def totals(stats: dict[str, dict[str, Any]]) -> dict[str, float]:

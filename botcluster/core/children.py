@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 
 from botcluster.config.model import Config
 from botcluster.errors import BotclusterError
+from botcluster.proc import stop_group
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,5 @@ class EmbeddedBoard:
         raise BoardError(f"embedded board not ready at {self.url} after {timeout_s}s")
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        if self.proc is not None:
+            stop_group(self.proc, timeout_s)

@@ -11,11 +11,8 @@ with 200 (the port opens before the model is ready), and stops it with SIGTERM, 
 from __future__ import annotations
 
 import collections
-import contextlib
 import importlib.util
 import logging
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +24,7 @@ import httpx
 
 from botcluster.config.model import HostConfig
 from botcluster.errors import LocalHostError
+from botcluster.proc import stop_group
 
 log = logging.getLogger(__name__)
 
@@ -178,21 +176,10 @@ class LocalHostProcess:
         proc = self._proc
         if proc is None:
             return None
-        if proc.poll() is None:
-            self._signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                log.warning("local host %s ignored SIGTERM; killing it", self.host.name)
-                self._signal(signal.SIGKILL)
-                proc.wait(5.0)
+        if stop_group(proc, timeout_s):
+            log.warning("local host %s ignored SIGTERM; killed it", self.host.name)
         self._join_reader()
         return proc.returncode
-
-    def _signal(self, sig: signal.Signals) -> None:
-        assert self._proc is not None
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, sig)
 
     def _join_reader(self) -> None:
         if self._reader is not None:

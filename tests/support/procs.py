@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
+
+from botcluster.proc import stop_group
 
 LOOPBACK = "127.0.0.1"
 
@@ -49,15 +50,7 @@ def botcluster_cmd(*args: str) -> list[str]:
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
     """SIGTERM, wait, then SIGKILL the whole process group. Returns the exit code."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+    stop_group(proc, timeout)
     return int(proc.returncode)
 
 
