@@ -7,6 +7,7 @@ leases to the queue at once and calls `mark_process_dead` so its live gauges dis
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -117,11 +118,15 @@ class WorkerPool:
             proc = slot.process
             if proc is None or slot.args.worker_id not in worker_ids or not proc.pid:
                 continue
+            if not proc.is_alive():
+                continue  # already dead: the next reap handles it
             if self.clock() - slot.started_at < BOOT_GRACE_S:
                 continue  # still booting: no heartbeat yet is normal
             sig = signal.SIGKILL if slot.termed else signal.SIGTERM
             log.warning("worker %s unresponsive: sending %s", slot.args.worker_id, sig.name)
-            os.kill(proc.pid, sig)
+            # It may die between the check above and the signal: gone is what we wanted.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, sig)
             slot.termed = True
 
     def stop(self, grace_s: float) -> None:
@@ -129,7 +134,8 @@ class WorkerPool:
         self.draining = True
         for slot in self.slots:
             if slot.process is not None and slot.process.is_alive() and slot.process.pid:
-                os.kill(slot.process.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(slot.process.pid, signal.SIGTERM)
         deadline = self.clock() + grace_s
         for slot in self.slots:
             if slot.process is not None:

@@ -92,3 +92,21 @@ def test_a_worker_that_ran_a_while_is_replaced_at_once_in_its_slot() -> None:
     pool.reap(draining=True)  # while draining, nothing is replaced
     pool.top_up()
     assert pool.restarts == 2 and all(s.process is None for s in pool.slots)
+
+
+def sleeps(args: WorkerArgs) -> None:
+    time.sleep(30)
+
+
+def test_stopping_a_worker_that_just_died_is_not_an_error() -> None:
+    clock = Clock()
+    pool = WorkerPool(_args(1), on_death=lambda w, pid: None, clock=clock, target=sleeps)
+    pool.start()
+    clock.advance(60)
+    proc = pool.slots[0].process
+    assert proc is not None and proc.pid
+    os.kill(proc.pid, 9)
+    proc.join(10)  # dead and reaped by the OS, not yet by the pool
+    pool.kill_stuck(["w0"])
+    pool.kill_stuck(["w0"])
+    pool.stop(1.0)
