@@ -197,8 +197,8 @@ class Dispatcher(DispatcherOutlook):
             return lease_id in self.leases
 
     def note(self, lease_id: str, *, reply_id: str | None = None,
-             server_claimed: bool | None = None) -> bool:
-        """Record progress that must survive the worker: the reply id, the server claim."""
+             server_claimed: bool | None = None, reply_posted: bool | None = None) -> bool:
+        """Record progress that must survive the worker: reply id, server claim, posted."""
         with self._cond:
             lease = self.leases.get(lease_id)
             job = self.store.jobs.get(lease.message_id) if lease else None
@@ -208,6 +208,8 @@ class Dispatcher(DispatcherOutlook):
                 job.reply_id = reply_id
             if server_claimed is not None:
                 job.server_claimed = server_claimed
+            if reply_posted is not None:
+                job.reply_posted = reply_posted
             return True
 
     def load_finished(self, lease_id: str, ok: bool, context_length: int = 0,

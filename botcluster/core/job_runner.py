@@ -83,7 +83,9 @@ class JobRunner:
         entity = self.d.config.entities[job.entity]
         if not await self._server_claim(job, lease):
             return "lost_claim"
-        if job.reply_id and await self._reply_exists(job):
+        if job.reply_id and (job.reply_posted or await self._reply_exists(job)):
+            # Posting again would overwrite the stored reply with another text under the same
+            # id; the heal tracker makes the first one visible if the cache lost it.
             log.info("reply %s for %s already posted; completing", job.reply_id, job.message_id)
             await self._finish(job, lease, "replied", self._posted(job, job.reply_id))
             return "replied"
@@ -266,6 +268,7 @@ class JobRunner:
         reply = Reply(id=reply_id, text=text, timestamp=timestamp, username=username,
                       color=color, reply_to=job.message_id)
         await self.d.client.post(reply)
+        await self.d.link.note(lease.lease_id, reply_posted=True)
         posted = self._posted(job, reply_id)
         await self.d.journal.append({"e": "posted", "m": job.message_id, "r": reply_id,
                                      "t": posted.posted_at, "n": job.entity}, durable=True)

@@ -32,6 +32,7 @@ class Job:
     crashes: int = 0  # leases lost with a dead worker or an expired lease
     reply_id: str | None = None  # chosen before the first POST, kept across retries
     server_claimed: bool = False  # this bot already holds the claim on the server
+    reply_posted: bool = False  # the server acknowledged the reply's POST (never post again)
     last_error: str = ""
     not_before: float = 0.0  # retry backoff or rate-limit deferral (wall clock)
 

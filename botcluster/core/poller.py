@@ -117,10 +117,11 @@ class Poller:
             log.warning("message %s asks for model %s that no host serves; using %s",
                         m.id, m.model, entity.model)
             model = entity.model
+        reply_id = self.journal.reply_ids.get(m.id)
         return Job(message_id=m.id, entity=entity.id, model=model, priority=m.priority,
-                   enqueued_at=now, message=m, message_ts_ms=m.timestamp,
-                   reply_id=self.journal.reply_ids.get(m.id),
-                   server_claimed=m.id in self.journal.claimed)
+                   enqueued_at=now, message=m, message_ts_ms=m.timestamp, reply_id=reply_id,
+                   server_claimed=m.id in self.journal.claimed,
+                   reply_posted=reply_id is not None and reply_id in self.journal.posted)
 
     def _servable(self, model: str) -> bool:
         return any(not h.models or model in h.models or model in h.name_map

@@ -230,3 +230,14 @@ def test_post_permits_space_the_posts_whatever_the_generation_took() -> None:
     assert d.post_permit("e1") == start + 2
     assert d.post_permit("e1") == start + 4  # permits queue up in order, exactly spaced
     assert d.post_permit("unlimited-or-unknown") == clock.now
+
+
+def test_a_posted_reply_survives_the_worker_so_it_is_never_posted_twice() -> None:
+    d = dispatcher([host("h", slots=2, loaded=("m1",))])
+    d.offer([job("j1")])
+    c = d.claim("w1")
+    assert c is not None
+    d.note(c.lease.lease_id, reply_id="r-1", reply_posted=True)
+    d.worker_died("w1")  # died between the POST and completing the message
+    again = d.claim("w2")
+    assert again is not None and again.job.reply_posted and again.job.reply_id == "r-1"
