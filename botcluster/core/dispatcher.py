@@ -62,6 +62,7 @@ class Dispatcher(DispatcherOutlook):
         self.limiters = {e.id: RateLimiter(e.rate_limits) for e in entities.values()}
         self.post_limiters = {e.id: RateLimiter(e.rate_limits) for e in entities.values()}
         self.booted: set[int] = set()  # pids of workers that have sent a heartbeat
+        self.dirty: set[str] = set()  # hosts to read again now: a load, eviction or error
         self.leases: dict[str, Lease] = {}
         self.slot_freed: set[str] = set()  # live leases whose host slot was given back early
         self.lease_of: dict[str, str] = {}  # message id -> live lease id
@@ -158,6 +159,8 @@ class Dispatcher(DispatcherOutlook):
             host.loading.add(job.model)
         for model in evict:
             host.loaded.pop(model, None)
+        if evict:
+            self.dirty.add(host_name)
         if job.entity in self.limiters:
             self.limiters[job.entity].reserve(now)
         self.waits.append((host_name, lease.waited_s))
@@ -222,6 +225,7 @@ class Dispatcher(DispatcherOutlook):
             host = self.hosts[lease.host]
             host.loading.discard(lease.model)
             host.oom = out_of_memory
+            self.dirty.add(lease.host)
             if ok:
                 host.loaded[lease.model] = context_length
             self._cond.notify_all()
@@ -277,6 +281,7 @@ class Dispatcher(DispatcherOutlook):
             if lease is None:
                 return ReleaseResult(dead=False, attempts=0)
             self._release_slot(lease)
+            self.dirty.add(lease.host)  # learn what the failure left on the host
             job = self.store.jobs[lease.message_id]
             job.last_error = error
             job.attempts += 1 if count else 0

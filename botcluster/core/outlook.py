@@ -34,6 +34,7 @@ class DispatcherOutlook:
     worker_seen: dict[str, float]
     draining: bool
     booted: set[int]
+    dirty: set[str]
     reclaimed: int
     outcomes: list[tuple[str, Outcome]]
     waits: list[tuple[str, float]]
@@ -69,6 +70,15 @@ class DispatcherOutlook:
             host = self.hosts.get(host_name)
             if host is not None:
                 host.loaded.pop(model, None)
+                self.dirty.add(host_name)
+
+    def take_dirty(self) -> list[str]:
+        """Hosts to read again at once (a load, an eviction, a failed attempt), if still up:
+        a host marked down is read by the regular poll, which also ends its backoff."""
+        with self._cond:
+            names = [n for n in self.dirty if self.hosts[n].up]
+            self.dirty.clear()
+            return names
 
     # --- the supervisor's view ------------------------------------------------------------------
 

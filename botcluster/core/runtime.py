@@ -173,6 +173,12 @@ class Runtime:
     async def poll_hosts(self) -> list[Any]:
         return await poll_hosts(self.adapters, self.dispatcher)
 
+    async def poll_dirty_hosts(self) -> None:
+        """Read again, now, the hosts where something just changed."""
+        names = await asyncio.to_thread(self.dispatcher.take_dirty)
+        if names:
+            await poll_hosts({n: self.adapters[n] for n in names}, self.dispatcher)
+
     def check_manager(self) -> None:
         proc = self.manager.process if self.manager else None
         if proc is not None and not proc.is_alive():

@@ -111,6 +111,7 @@ class Supervisor:
             # Half a lease without a heartbeat: stop it before its leases even expire.
             await self.rt.supervise_pool(max(3.0, self.config.bot.lease_s / 2))
             self._watch_sentinels()
+            await self.rt.poll_dirty_hosts()
             await self.rt.publish()
 
     def _watch_sentinels(self) -> None:

@@ -241,3 +241,16 @@ def test_a_posted_reply_survives_the_worker_so_it_is_never_posted_twice() -> Non
     d.worker_died("w1")  # died between the POST and completing the message
     again = d.claim("w2")
     assert again is not None and again.job.reply_posted and again.job.reply_id == "r-1"
+
+
+def test_hosts_to_read_again_after_a_load_an_eviction_or_a_failure() -> None:
+    d = dispatcher([host("a", slots=2), host("b", slots=2, loaded=("m1",))])
+    d.offer([job("j1"), job("j2", "m2")])
+    assert d.take_dirty() == []
+    c = d.claim("w")
+    assert c is not None
+    d.release(c.lease.lease_id, "HTTP 500", delay_s=0)
+    assert d.take_dirty() == [c.lease.host]
+    d.host_failed("b", "refused")
+    d.model_gone("b", "m1")
+    assert d.take_dirty() == [], "a host marked down waits for the regular poll"
