@@ -6,6 +6,8 @@ milliseconds in places and is converted on import.
 
 from __future__ import annotations
 
+import re
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,13 @@ class FrozenMap(Mapping[str, V]):
 
     def __reduce__(self) -> tuple[type[FrozenMap[V]], tuple[dict[str, V]]]:
         return (FrozenMap, (self._items,))
+
+
+def default_worker_id(hostname: str | None = None) -> str:
+    """"botcluster-{host}": the machine's short name, in letters, digits and dashes."""
+    name = (hostname if hostname is not None else socket.gethostname()).split(".")[0]
+    clean = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:32]
+    return f"botcluster-{clean}" if clean else "botcluster"
 
 
 def frozen_map(items: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -149,7 +158,9 @@ class BotConfig:
     generation_timeout_s: float = 300.0
     connect_timeout_s: float = 5.0
     lease_s: float = 60.0
-    worker_id: str = "botcluster"
+    # Server-side claims carry "{worker_id}-wN". It must be stable across restarts (a restarted
+    # bot recognises its own claims by it) and differ between bots on one site: per machine.
+    worker_id: str = field(default_factory=lambda: default_worker_id())
     log_level: str = "INFO"
     log_format: LogFormat = "text"
 

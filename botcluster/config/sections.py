@@ -12,6 +12,7 @@ from botcluster.config.model import (
     HealConfig,
     LogFormat,
     MetricsConfig,
+    default_worker_id,
 )
 from botcluster.config.reader import Table
 from botcluster.config.sitefile import SiteFile
@@ -80,7 +81,7 @@ def _dialect(t: Table) -> Dialect:
 
 
 def _worker_id(t: Table) -> str:
-    value = t.text("worker_id", _BOT.worker_id)
+    value = t.text("worker_id", default_worker_id())
     t.check(value.strip() != "", "worker_id", "must not be empty")
     return value
 

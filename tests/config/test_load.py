@@ -285,3 +285,11 @@ def test_paths_follow_the_config_directory_not_the_cwd(
     path = write(sub, BASE + '[board]\ndb_path = "board.db"\n')
     monkeypatch.chdir(tmp_path)
     assert load(path.relative_to(tmp_path)).board.db_path == sub / "board.db"
+
+
+def test_the_default_worker_id_is_per_machine_and_stable() -> None:
+    from botcluster.config.model import default_worker_id
+
+    assert default_worker_id("Mac-Studio-2.local") == "botcluster-mac-studio-2"
+    assert default_worker_id("Mac-Studio-2.local") == default_worker_id("mac-studio-2")
+    assert default_worker_id("___") == "botcluster"
