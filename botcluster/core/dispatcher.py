@@ -63,6 +63,7 @@ class Dispatcher(DispatcherOutlook):
         self.post_limiters = {e.id: RateLimiter(e.rate_limits) for e in entities.values()}
         self.booted: set[int] = set()  # pids of workers that have sent a heartbeat
         self.dirty: set[str] = set()  # hosts to read again now: a load, eviction or error
+        self.crash_dead: list[str] = []  # dead-lettered for crashing workers: fail on server
         self.leases: dict[str, Lease] = {}
         self.slot_freed: set[str] = set()  # live leases whose host slot was given back early
         self.lease_of: dict[str, str] = {}  # message id -> live lease id
@@ -179,6 +180,25 @@ class Dispatcher(DispatcherOutlook):
                 self.leases[lid] = replace(self.leases[lid], deadline=now + self.settings.lease_s)
             return len(mine)
 
+    def reply_id_for(self, message_id: str, proposal: str) -> str:
+        """The message's reply id: the one already chosen, else `proposal`, kept from now on.
+
+        Keyed by message, not lease, so that a worker whose lease expired while it worked and
+        the worker that took the job over can never choose two ids (two visible replies).
+        """
+        with self._cond:
+            job = self.store.jobs.get(message_id)
+            if job is None:
+                return proposal
+            if job.reply_id is None:
+                job.reply_id = proposal
+            return job.reply_id
+
+    def unforget(self, message_id: str) -> None:
+        """A dead letter's /fail did not reach the server: let the message be taken again."""
+        with self._cond:
+            self.store.unforget(message_id)
+
     def post_permit(self, entity_id: str) -> float:
         """The time (unix seconds, whole milliseconds) at which a reply of the entity may be
         posted; that post is reserved. The reply carries it as its timestamp.
@@ -266,7 +286,9 @@ class Dispatcher(DispatcherOutlook):
             self._cond.notify_all()
 
     def _finish(self, message_id: str, outcome: Outcome) -> None:
-        job = self.store.finish(message_id)
+        # A lost claim is not an answer: if the claim was ours after all (an ambiguous 409),
+        # the orphan sweep puts the message back to pending and it must be taken again.
+        job = self.store.finish(message_id, remember=outcome != "lost_claim")
         self.lease_of.pop(message_id, None)
         self.outcomes.append((job.entity if job else "", outcome))
 
@@ -284,7 +306,8 @@ class Dispatcher(DispatcherOutlook):
             self.dirty.add(lease.host)  # learn what the failure left on the host
             job = self.store.jobs[lease.message_id]
             job.last_error = error
-            job.attempts += 1 if count else 0
+            # After its reply was posted a job only has to be completed: never dead-letter it.
+            job.attempts += 1 if count and not job.reply_posted else 0
             if job.attempts >= self.settings.max_attempts:
                 self._finish(job.message_id, "dead_lettered")
                 self._cond.notify_all()
@@ -344,9 +367,10 @@ class Dispatcher(DispatcherOutlook):
         log.warning("reclaimed %s from %s on %s: %s", lease.message_id, lease.worker_id,
                     lease.host, why)
         if job.crashes >= self.settings.max_crashes:
-            # No worker survives this message; it stays pending on the server for a person.
+            # No worker survives this message: it ends failed on the server, for a person.
             log.error("message %s crashed %d workers; giving up", job.message_id, job.crashes)
             self._finish(job.message_id, "dead_lettered")
+            self.crash_dead.append(job.message_id)  # the supervisor fails it on the server
             return
         self._requeue(job, delay_s=0.0)
 

@@ -24,6 +24,8 @@ from botcluster.core.link import DispatcherLink
 from botcluster.errors import (
     BotclusterError,
     ClaimLost,
+    CommentsRejected,
+    CommentsUnavailable,
     ContextOverflow,
     GenerationError,
     HostDown,
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_FAIL_CALLS = 5  # /fail calls needed at most to mark a message failed on the KV server
 EMPTY_PREFIX = "empty reply after cleaning"
 OOM_PREFIX = "out of memory"
+MAX_SITE_WAIT_S = 30.0
 POST_MARGIN_S = 0.005
 
 
@@ -68,6 +71,10 @@ class JobRunner:
             # The host, not the message, failed: mark it and let another host take the job.
             await self.d.link.host_failed(lease.host, exc.detail)
             await self._retry(job, lease, str(exc), count=False, delay_s=0.0)
+        except CommentsUnavailable as exc:
+            # The site, not the message, failed: wait for it without using up attempts.
+            await self._retry(job, lease, str(exc), count=False,
+                              delay_s=min(MAX_SITE_WAIT_S, 2.0 * (1 + job.crashes)))
         except OutOfMemory as exc:
             # One eviction and one retry for free; a second OOM in a row is a real failure.
             first = not job.last_error.startswith(OOM_PREFIX)
@@ -123,7 +130,8 @@ class JobRunner:
         return True
 
     async def _lost_claim(self, job: Job, lease: Lease) -> bool:
-        await self.d.journal.append({"e": "done", "m": job.message_id, "o": "lost_claim"})
+        # Not "done": should the claim turn out to be ours, it comes back and is taken again.
+        await self.d.journal.append({"e": "done", "m": job.message_id, "o": "returned"})
         await self.d.link.ack(lease.lease_id, "lost_claim", message_id=job.message_id)
         return False
 
@@ -153,12 +161,13 @@ class JobRunner:
         return copy.status == "processing" and (copy.claimed_by or "").startswith(prefix)
 
     async def _choose_reply_id(self, job: Job, lease: Lease) -> str:
-        reply_id = new_message_id(int(self.d.clock() * 1000))
+        proposal = new_message_id(int(self.d.clock() * 1000))
+        # The dispatcher keeps one id per message, whoever asks first (even past a lease).
+        reply_id = await self.d.link.reply_id_for(job.message_id, proposal)
         # Durable before the first POST: a crash after it must not choose another id.
         await self.d.journal.append({"e": "reply", "m": job.message_id, "r": reply_id},
                                     durable=True)
         job.reply_id = reply_id
-        await self.d.link.note(lease.lease_id, reply_id=reply_id)
         return reply_id
 
     async def _reply_exists(self, job: Job) -> bool:
@@ -285,7 +294,10 @@ class JobRunner:
 
     async def _finish(self, job: Job, lease: Lease, outcome: Outcome,
                       posted: PostedReply | None = None) -> None:
-        await self.d.client.complete(job.message_id)
+        try:
+            await self.d.client.complete(job.message_id)
+        except CommentsRejected as exc:  # e.g. 404: nothing to complete; the reply stands
+            log.warning("could not complete %s (%s); the reply stands", job.message_id, exc)
         await self.d.journal.append({"e": "done", "m": job.message_id, "o": outcome})
         await self.d.link.ack(lease.lease_id, outcome, posted, message_id=job.message_id)
 
@@ -299,14 +311,26 @@ class JobRunner:
     async def _dead_letter(self, job: Job, lease: Lease, error: str, attempts: int) -> None:
         """The dispatcher already finished the job; make it visible as failed on the server."""
         log.error("giving up on %s after %d attempts: %s", job.message_id, attempts, error)
-        try:
-            for _ in range(MAX_FAIL_CALLS):  # the KV server marks it failed at 3 /fail calls
-                result = await self.d.client.fail(job.message_id, error[:500])
-                if result is None or result.status == "failed":
-                    break
-        except BotclusterError as exc:
-            log.error("could not mark %s failed on the server: %s", job.message_id, exc)
-        await self.d.journal.append({"e": "done", "m": job.message_id, "o": "dead_lettered"})
+        if await fail_on_server(self.d.client, job.message_id, error):
+            await self.d.journal.append({"e": "done", "m": job.message_id,
+                                         "o": "dead_lettered"})
+        else:
+            # Still "processing" on the server: the orphan sweep returns it to pending, and
+            # it must then be taken again rather than ignored as answered.
+            await self.d.link.unforget(job.message_id)
+
+
+async def fail_on_server(client: CommentsClient, message_id: str, error: str) -> bool:
+    """Mark the message failed on the server (the KV server needs 3 /fail calls). True when
+    the server has it failed, or the dialect has no /fail; False when it could not be told."""
+    try:
+        for _ in range(MAX_FAIL_CALLS):
+            result = await client.fail(message_id, error[:500])
+            if result is None or result.status == "failed":
+                return True
+    except BotclusterError as exc:
+        log.error("could not mark %s failed on the server: %s", message_id, exc)
+    return False
 
 
 def _limited(entity: Entity) -> bool:

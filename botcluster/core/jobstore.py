@@ -68,14 +68,20 @@ class JobStore:
         self._leave(job)
         self.state[job.message_id] = "claimed"
 
-    def finish(self, message_id: str) -> Job | None:
+    def finish(self, message_id: str, remember: bool = True) -> Job | None:
+        """Drop the job; `remember` it as answered so it is never queued again (dedup)."""
         job = self.jobs.pop(message_id, None)
         if job is not None:
             self._leave(job)
             self.state.pop(message_id, None)
             self._seq.pop(message_id, None)
-        self.remember_done([message_id])
+        if remember:
+            self.remember_done([message_id])
         return job
+
+    def unforget(self, message_id: str) -> None:
+        """It may be queued again (its end did not reach the server)."""
+        self._done.pop(message_id, None)
 
     def promote(self, now: float) -> None:
         """Move deferred jobs whose time has come to their ready heap."""

@@ -26,6 +26,12 @@ class DispatcherLink:
     async def heartbeat(self, worker_id: str, pid: int = 0) -> int:
         return int(await self._call("heartbeat", worker_id, pid))
 
+    async def reply_id_for(self, message_id: str, proposal: str) -> str:
+        return str(await self._call("reply_id_for", message_id, proposal))
+
+    async def unforget(self, message_id: str) -> None:
+        await self._call("unforget", message_id)
+
     async def post_permit(self, entity_id: str) -> float:
         return float(await self._call("post_permit", entity_id))
 

@@ -35,6 +35,7 @@ class DispatcherOutlook:
     draining: bool
     booted: set[int]
     dirty: set[str]
+    crash_dead: list[str]
     reclaimed: int
     outcomes: list[tuple[str, Outcome]]
     waits: list[tuple[str, float]]
@@ -99,9 +100,14 @@ class DispatcherOutlook:
             return [w for w, t in self.worker_seen.items() if t < limit]
 
     def holding(self, message_ids: list[str]) -> set[str]:
-        """Those of `message_ids` the dispatcher has queued or claimed."""
+        """Those of `message_ids` the dispatcher has queued, claimed or answered."""
         with self._cond:
-            return {m for m in message_ids if m in self.store.jobs}
+            return {m for m in message_ids if self.store.known(m)}
+
+    def take_crash_dead(self) -> list[str]:
+        with self._cond:
+            out, self.crash_dead = self.crash_dead, []
+            return out
 
     def booted_pids(self) -> set[int]:
         """Pids of workers that came far enough to send a heartbeat."""

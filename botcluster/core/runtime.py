@@ -27,6 +27,7 @@ from botcluster.core.cluster import HostView
 from botcluster.core.dispatcher import DispatcherSettings
 from botcluster.core.heal import HealTracker
 from botcluster.core.hoststate import describe, poll_hosts
+from botcluster.core.job_runner import fail_on_server
 from botcluster.core.journal import Journal, compact
 from botcluster.core.locks import BotLock
 from botcluster.core.manager import ManagerServer
@@ -44,6 +45,7 @@ from botcluster.logs import register_secret
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 30.0  # orphaned server claims: see core/orphans.py
+GIVE_BACK_S = 1.5  # of the 10 s a stop may take, for returning unfinished claims
 
 
 class ManagerDied(BotclusterError):
@@ -158,11 +160,21 @@ class Runtime:
         for posted in await asyncio.to_thread(self.dispatcher.take_posted):
             self.heal.track(posted)
         await self.heal.verify()
+        await self._fail_crash_dead()
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + SWEEP_EVERY_S
             await self.orphans.sweep()
         return added
+
+    async def _fail_crash_dead(self) -> None:
+        """Messages that crashed every worker end failed on the server, visible to a person."""
+        assert self.client is not None
+        for mid in await asyncio.to_thread(self.dispatcher.take_crash_dead):
+            if await fail_on_server(self.client, mid, "crashed every worker that took it"):
+                await self.journal.append({"e": "done", "m": mid, "o": "dead_lettered"})
+            else:
+                await asyncio.to_thread(self.dispatcher.unforget, mid)
 
     async def settled(self) -> bool:
         """Nothing queued or running and every posted reply seen (burst mode's end)."""
@@ -270,12 +282,22 @@ class Runtime:
         (the KV server never times a claim out)."""
         if self.dispatcher is None or self.client is None:
             return
-        with contextlib.suppress(Exception):
+        try:
             ids = await asyncio.to_thread(self.dispatcher.unfinished_server_claims)
-            for mid in ids:
-                await asyncio.wait_for(self.client.fail(mid, "bot stopped; retry"), 2.0)
-                await self.journal.append({"e": "done", "m": mid, "o": "returned"})
-                log.info("returned %s to pending on the server", mid)
+        except Exception:
+            return
+        deadline = time.monotonic() + GIVE_BACK_S
+        for mid in ids:  # one at a time, each on its own: one failure must not stop the rest
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                await asyncio.wait_for(self.client.fail(mid, "bot stopped; retry"), left)
+            except Exception as exc:
+                log.warning("could not return %s to pending: %s", mid, exc)
+                continue
+            await self.journal.append({"e": "done", "m": mid, "o": "returned"})
+            log.info("returned %s to pending on the server", mid)
 
     async def _close_clients(self) -> None:
         await self.journal.aclose()

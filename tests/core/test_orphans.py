@@ -29,15 +29,18 @@ def test_only_our_unheld_claims_are_returned_and_only_after_the_timeout(tmp_path
     with running(botcluster_cmd("board", "--port", str(port), "--db", str(tmp_path / "b.db")),
                  ready_url=url + "/api/stats"):
         now = int(time.time() * 1000)
-        ids = {"orphan": f"{now}-orphan", "held": f"{now}-held", "other": f"{now}-other"}
+        ids = {"orphan": f"{now}-orphan", "held": f"{now}-held", "other": f"{now}-other",
+               "answered": f"{now}-answered"}
         for mid in ids.values():
             post_human(url, mid, "hello", "e1")
-        for name, worker in (("orphan", "bot-w0"), ("held", "bot-w1"), ("other", "else-w0")):
+        for name, worker in (("orphan", "bot-w0"), ("held", "bot-w1"), ("other", "else-w0"),
+                             ("answered", "bot-w2")):
             httpx.post(url + "/api/queue/claim",
                        json={"messageId": ids[name], "workerId": worker}).raise_for_status()
         clock = Clock()
         d = dispatcher([host("h")], clock=clock)
         d.offer([job(ids["held"])])  # a live worker of ours is on it
+        d.forget([ids["answered"]])  # answered; the cache lost the write of its completion
 
         async def sweeps() -> tuple[int, int]:
             client = CommentsClient(url)
@@ -52,3 +55,4 @@ def test_only_our_unheld_claims_are_returned_and_only_after_the_timeout(tmp_path
         assert _status(url, ids["orphan"]) == "pending"
         assert _status(url, ids["held"]) == "processing"
         assert _status(url, ids["other"]) == "processing", "another bot's claim is not ours"
+        assert _status(url, ids["answered"]) == "processing", "answered: never failed back"

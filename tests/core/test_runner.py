@@ -1,0 +1,157 @@
+"""The job runner's failure paths, each caused on purpose: the site down, a claim that was
+ambiguous, a /fail that does not arrive, a lease that expired while its worker still worked.
+
+The comments API and the host are small fake objects with the real interfaces (the real
+ones are exercised end to end in tests/chaos and tests/routing)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from botcluster.comments import Message
+from botcluster.comments.message import FailResult
+from botcluster.config.model import Entity
+from botcluster.core.job_runner import JobRunner, RunnerDeps
+from botcluster.core.journal import Journal
+from botcluster.core.link import DispatcherLink
+from botcluster.errors import ClaimLost, CommentsUnavailable
+from botcluster.hosts.adapters import ChatResult
+from tests.core.helpers import Clock, dispatcher, entity, host, job
+
+MSG = Message(id="m1", text="hi", timestamp=1_000, username="Human", color="080195229",
+              message_type="human", context=(), entity="e1")
+
+
+class Host:
+    can_load = False
+
+    async def chat(self, model: str, messages: Any, params: Any) -> ChatResult:
+        return ChatResult("hello there")
+
+
+class Site:
+    """Fails the named calls `failures[name]` times with `error`, then works."""
+
+    def __init__(self, error: Exception | None = None, **failures: int) -> None:
+        self.error = error or CommentsUnavailable("HTTP 503")
+        self.failures = failures
+        self.calls: list[str] = []
+
+    def _maybe_fail(self, name: str) -> None:
+        self.calls.append(name)
+        if self.failures.get(name, 0) > 0:
+            self.failures[name] -= 1
+            raise self.error
+
+    async def claim(self, mid: str, worker: str) -> Message:
+        self._maybe_fail("claim")
+        return MSG
+
+    async def recent(self, **kw: Any) -> list[Message]:
+        return []
+
+    async def post(self, reply: Any) -> None:
+        self._maybe_fail("post")
+
+    async def complete(self, mid: str) -> None:
+        self._maybe_fail("complete")
+
+    async def fail(self, mid: str, error: str) -> FailResult:
+        self._maybe_fail("fail")
+        return FailResult(status="failed", attempts=3)
+
+
+def _run(site: Site, tmp: Path, rounds: int = 20, **settings: float) -> Any:
+    clock = Clock()
+    d = dispatcher([host("h", loaded=("m1",))], clock=clock, retry_backoff_s=0, **settings)
+    deps = RunnerDeps(config=SimpleNamespace(entities={"e1": entity()},  # type: ignore[arg-type]
+                                             bot=SimpleNamespace(worker_id="bot")),
+                      link=DispatcherLink(d), client=site,  # type: ignore[arg-type]
+                      adapters={"h": Host()},  # type: ignore[dict-item]
+                      journal=Journal(tmp / "j.jsonl"), server_worker_id="bot-w0", clock=clock)
+    runner = JobRunner(deps)
+    queued = job("m1")
+    queued.message = MSG
+    d.offer([queued])
+
+    async def go() -> None:
+        for _ in range(rounds):
+            clock.advance(60)  # past any retry delay
+            claim = d.claim("w")
+            if claim is None:
+                break
+            await runner.run(claim)
+        await deps.journal.aclose()
+
+    asyncio.run(go())
+    return d
+
+
+def test_a_site_outage_costs_no_attempt_and_nothing_is_dropped(tmp_path: Path) -> None:
+    site = Site(post=5)  # more failures than max_attempts
+    d = _run(site, tmp_path)
+    assert d.idle() and d.snapshot()["outcomes"] == [("e1", "replied")]
+    assert site.calls.count("post") == 6 and "fail" not in site.calls
+
+
+def test_a_posted_reply_is_completed_not_posted_again_or_failed(tmp_path: Path) -> None:
+    site = Site(complete=4)
+    d = _run(site, tmp_path)
+    assert d.snapshot()["outcomes"] == [("e1", "replied")]
+    assert site.calls.count("post") == 1 and "fail" not in site.calls
+
+
+def test_a_lost_claim_may_come_back_and_be_taken(tmp_path: Path) -> None:
+    site = Site(error=ClaimLost("HTTP 409"), claim=1)
+    d = _run(site, tmp_path, rounds=1)
+    assert d.snapshot()["outcomes"] == [("e1", "lost_claim")]
+    again = job("m1")
+    assert d.offer([again]) == 1, "a lost claim is not an answer"
+
+
+def test_a_dead_letter_the_server_never_heard_of_may_be_taken_again(tmp_path: Path) -> None:
+    site = Site(error=CommentsUnavailable("down"), fail=99)
+
+    class Broken(Host):
+        async def chat(self, model: str, messages: Any, params: Any) -> ChatResult:
+            return ChatResult("Human: what the human would say")  # cleaned to nothing
+
+    d = dispatcher([host("h", loaded=("m1",))], clock=Clock(), retry_backoff_s=0)
+    clock = d.clock
+    trims = Entity(id="e1", username="E1", model="m1", trim_after=("Human:",))
+    deps = RunnerDeps(config=SimpleNamespace(entities={"e1": trims},  # type: ignore[arg-type]
+                                             bot=SimpleNamespace(worker_id="bot")),
+                      link=DispatcherLink(d), client=site,  # type: ignore[arg-type]
+                      adapters={"h": Broken()},  # type: ignore[dict-item]
+                      journal=Journal(tmp_path / "j.jsonl"), server_worker_id="bot-w0")
+    queued = job("m1")
+    queued.message = MSG
+    d.offer([queued])
+
+    async def go() -> None:
+        for _ in range(5):
+            clock.advance(60)  # type: ignore[attr-defined]
+            claim = d.claim("w")
+            if claim is None:
+                break
+            await JobRunner(deps).run(claim)
+        await deps.journal.aclose()
+
+    asyncio.run(go())
+    assert d.snapshot()["outcomes"] == [("e1", "dead_lettered")]
+    assert d.offer([job("m1")]) == 1
+
+
+def test_two_workers_on_one_message_share_one_reply_id() -> None:
+    clock = Clock()
+    d = dispatcher([host("h", slots=2, loaded=("m1",))], clock=clock, lease_s=5)
+    d.offer([job("m1")])
+    first = d.claim("w1")
+    clock.advance(6)  # w1's lease expired while it still worked
+    second = d.claim("w2")
+    assert first is not None and second is not None
+    assert d.reply_id_for("m1", "r-of-w2") == "r-of-w2"
+    assert d.reply_id_for("m1", "r-of-w1") == "r-of-w2"
