@@ -70,6 +70,11 @@ class HostDown(HostError):
     """The host did not answer (connection refused, reset or timed out): mark it down."""
 
 
+class HostTimeout(HostError):
+    """The host accepted the request but did not answer in time: mark it down, and count
+    the attempt (a prompt that always runs past the limit must end, not retry forever)."""
+
+
 class ModelLoadError(HostError):
     """A model could not be loaded on a host."""
 

@@ -44,6 +44,7 @@ class HostView:
     failures: int = 0
     static_loaded: bool = False  # a host that serves fixed models and cannot load (llama.cpp)
     oom: bool = False  # the host refused a load for memory: the next load here must evict
+    evicting: set[str] = field(default_factory=set)  # unloads granted, not yet done
 
     @property
     def free(self) -> int:
@@ -112,11 +113,15 @@ def _evictions(h: HostView, model: str, busy: set[str]) -> tuple[str, ...] | Non
     idle = [m for m in h.loaded if h.running.get(m, 0) == 0 and m not in busy]
     idle.sort(key=lambda m: h.last_used.get(m, 0.0))
     if h.oom:
-        # The host said no: our memory figures were wrong. Free one idle model and retry.
-        return tuple(idle[:1]) if idle else None
-    if h.memory_gb is None:
-        return ()  # no budget known: the host itself decides (and says OOM if it must)
+        # The host said no: our memory figures were wrong. Free one idle model and retry;
+        # with nothing loaded at all, try once more (a second refusal counts as a failure).
+        if idle:
+            return tuple(idle[:1])
+        return () if not h.loaded else None
     need = h.sizes_gb.get(model, 0.0)
+    if h.memory_gb is None or need > h.memory_gb:
+        # No budget known, or it could never fit: the host decides, and refuses visibly.
+        return ()
     free = h.memory_gb - h.memory_used()
     if need <= free:
         return ()
@@ -138,10 +143,14 @@ def apply_report(host: HostView, report: HostReport, now: float) -> None:
         mark_down(host, report.error, now)
         return
     mark_up(host)
+    host.oom = False  # a fresh account of the host: our memory view starts again from it
     if report.slots:
         host.slots = report.slots
     host.sizes_gb.update(report.sizes_gb)
-    host.loaded = dict(report.loaded)
+    # A report read while we unload or load may be older than those changes: never let it
+    # bring back a model being evicted, nor declare loaded one whose load we still await.
+    host.loaded = {m: c for m, c in report.loaded.items()
+                   if m not in host.evicting and m not in host.loading}
 
 
 def mark_down(host: HostView, error: str, now: float) -> None:

@@ -160,8 +160,7 @@ class Dispatcher(DispatcherOutlook):
             host.loading.add(job.model)
         for model in evict:
             host.loaded.pop(model, None)
-        if evict:
-            self.dirty.add(host_name)
+        host.evicting.update(evict)
         if job.entity in self.limiters:
             self.limiters[job.entity].reserve(now)
         self.waits.append((host_name, lease.waited_s))
@@ -244,6 +243,7 @@ class Dispatcher(DispatcherOutlook):
                 return
             host = self.hosts[lease.host]
             host.loading.discard(lease.model)
+            host.evicting.difference_update(lease.evict)  # the unloads came first
             host.oom = out_of_memory
             self.dirty.add(lease.host)
             if ok:
@@ -336,6 +336,7 @@ class Dispatcher(DispatcherOutlook):
         host.running[lease.model] = max(0, host.running.get(lease.model, 1) - 1)
         if lease.load:
             host.loading.discard(lease.model)
+            host.evicting.difference_update(lease.evict)
         host.last_used[lease.model] = self.clock()
         self.busy.append((lease.host, max(0.0, self.clock() - lease.granted_at)))
 

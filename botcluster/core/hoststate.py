@@ -19,6 +19,9 @@ async def read_host(adapter: HostAdapter) -> HostReport:
         return await adapter.state()
     except BotclusterError as exc:
         return HostReport(host=adapter.host.name, up=False, error=str(exc))
+    except Exception as exc:  # garbage in the host's answer: that host is unusable, not the bot
+        log.warning("host %s sent an answer that does not parse: %r", adapter.host.name, exc)
+        return HostReport(host=adapter.host.name, up=False, error=f"bad answer: {exc!r}")
 
 
 async def poll_hosts(adapters: dict[str, HostAdapter], dispatcher: Any) -> list[HostReport]:

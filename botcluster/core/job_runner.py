@@ -29,6 +29,7 @@ from botcluster.errors import (
     ContextOverflow,
     GenerationError,
     HostDown,
+    HostTimeout,
     OutOfMemory,
 )
 from botcluster.hosts.adapters import HostAdapter
@@ -71,6 +72,11 @@ class JobRunner:
             # The host, not the message, failed: mark it and let another host take the job.
             await self.d.link.host_failed(lease.host, exc.detail)
             await self._retry(job, lease, str(exc), count=False, delay_s=0.0)
+        except HostTimeout as exc:
+            # The host may be hung, or this prompt too slow: mark it, and count the attempt.
+            metrics.llm_requests.labels(lease.host, "timeout").inc()
+            await self.d.link.host_failed(lease.host, exc.detail)
+            await self._retry(job, lease, str(exc), delay_s=0.0)
         except CommentsUnavailable as exc:
             # The site, not the message, failed: wait for it without using up attempts.
             await self._retry(job, lease, str(exc), count=False,

@@ -21,7 +21,7 @@ from prometheus_client.multiprocess import mark_process_dead
 from botcluster import metrics
 from botcluster.comments import CommentsClient
 from botcluster.config import resolve_secret
-from botcluster.config.model import Config
+from botcluster.config.model import Config, HostConfig
 from botcluster.core.children import EmbeddedBoard
 from botcluster.core.cluster import HostView
 from botcluster.core.dispatcher import DispatcherSettings
@@ -114,7 +114,7 @@ class Runtime:
 
     def _start_manager(self) -> None:
         hosts = [HostView(name=h.name, slots=h.slots, memory_gb=h.memory_gb,
-                          serves=frozenset(h.models), static_loaded=h.kind in
+                          serves=_serves(h), static_loaded=h.kind in
                           ("llamacpp", "openai"), up=False) for h in self.config.hosts]
         bot = self.config.bot
         self.manager = ManagerServer(DispatcherSettings.from_config(self.config), hosts,
@@ -324,3 +324,9 @@ class Runtime:
                 os.kill(pid, signal.SIGKILL)
         if self.manager is not None:
             self.manager.stop()
+
+
+def _serves(host: HostConfig) -> frozenset[str]:
+    """The models a host may serve: its `models`, and the names its name map translates
+    (empty: whatever it reports)."""
+    return frozenset(host.models) | frozenset(host.name_map) if host.models else frozenset()

@@ -254,3 +254,40 @@ def test_hosts_to_read_again_after_a_load_an_eviction_or_a_failure() -> None:
     d.host_failed("b", "refused")
     d.model_gone("b", "m1")
     assert d.take_dirty() == [], "a host marked down waits for the regular poll"
+
+
+def test_a_stale_host_report_never_brings_back_a_model_being_evicted_or_loaded() -> None:
+    from botcluster.core.cluster import HostReport
+
+    sizes = {"m1": 10.0, "m2": 10.0}
+    d = dispatcher([host("h", slots=2, loaded=("m1",), memory_gb=10, sizes=sizes)],
+                   entities=[entity("e1", "m1"), entity("e2", "m2")])
+    d.offer([job("b", "m2", "e2")])
+    load = d.claim("w")
+    assert load is not None and load.lease.evict == ("m1",)
+    # Read before the worker unloaded m1 or loaded m2:
+    d.report_host(HostReport(host="h", up=True, loaded={"m1": 4096, "m2": 4096}))
+    d.offer([job("a", "m1")])
+    assert d.claim("w") is None, "m1 is going away and m2 is not ready: no hit for either"
+    d.load_finished(load.lease.lease_id, True, 4096)
+    d.report_host(HostReport(host="h", up=True, loaded={"m2": 4096}))
+    assert d.view()["hosts"]["h"]["loaded"] == {"m2": 4096}  # type: ignore[index]
+
+
+def test_out_of_memory_with_nothing_to_evict_tries_again_then_ends() -> None:
+    clock = Clock()
+    d = dispatcher([host("h", slots=1)], entities=[entity("e2", "m2")], max_attempts=2,
+                   clock=clock)
+    d.offer([job("b", "m2", "e2")])
+    first = d.claim("w")
+    assert first is not None and first.lease.load
+    d.load_finished(first.lease.lease_id, False, out_of_memory=True)
+    d.release(first.lease.lease_id, "out of memory", count=False, delay_s=0)
+    second = d.claim("w")
+    assert second is not None, "the host is tried again, not shunned forever"
+    d.load_finished(second.lease.lease_id, False, out_of_memory=True)
+    assert d.release(second.lease.lease_id, "out of memory again").dead is False
+    clock.advance(10)  # past the retry backoff
+    third = d.claim("w")
+    assert third is not None
+    assert d.release(third.lease.lease_id, "out of memory again").dead, "it ends, visibly"

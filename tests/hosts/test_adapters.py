@@ -152,3 +152,30 @@ def test_chat_returns_the_text_and_usage() -> None:
     a = adapter_for(_host("openai"), chat_transport=_chat_transport(ok))
     r = asyncio.run(a.chat("m", [{"role": "user", "content": "hi"}], {"max_tokens": 5}))
     assert r.text == "hello" and r.completion_tokens == 1
+
+
+def test_garbage_in_a_host_state_marks_that_host_down_not_the_bot() -> None:
+    from botcluster.core.hoststate import read_host
+
+    bad = {"models": [{"key": "m", "loaded_instances": [{"id": "m",
+                                                          "config": {"parallel": "auto"}}]}]}
+    routes: Routes = {("GET", "/api/v1/models"): (200, bad)}
+    a = adapter_for(_host("lmstudio"), transport=_transport(routes))
+    r = asyncio.run(read_host(a))
+    assert not r.up and "bad answer" in r.error
+
+
+def test_a_timeout_is_its_own_error_and_not_a_refused_connection() -> None:
+    from botcluster.errors import HostTimeout
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+    a = adapter_for(_host("lmstudio"), transport=httpx.MockTransport(slow))
+    with pytest.raises(HostTimeout):
+        asyncio.run(a.state())
+
+    def slow_chat(request: Any) -> Any:
+        raise CHAT_HTTP.ReadTimeout("slow", request=request)
+    c = adapter_for(_host("openai"), chat_transport=_chat_transport(slow_chat))
+    with pytest.raises(HostTimeout):
+        asyncio.run(c.chat("m", [{"role": "user", "content": "hi"}], {}))

@@ -24,6 +24,7 @@ from botcluster.errors import (
     GenerationError,
     HostDown,
     HostError,
+    HostTimeout,
     OutOfMemory,
 )
 
@@ -111,7 +112,9 @@ class HostAdapter:
             resp = cast(ChatCompletion, await self.openai.chat.completions.create(
                 model=self.to_host(model), messages=messages,  # type: ignore[arg-type]
                 stream=False, **params))
-        except openai.APIConnectionError as exc:  # includes APITimeoutError
+        except openai.APITimeoutError as exc:
+            raise HostTimeout(self.host.name, "no answer within the timeout") from exc
+        except openai.APIConnectionError as exc:
             raise HostDown(self.host.name, f"{type(exc).__name__}: {exc}") from exc
         except openai.APIStatusError as exc:
             raise self._status_error(exc) from exc
@@ -144,6 +147,8 @@ class HostAdapter:
         try:
             r = await self.http.request(method, path, json=body,
                                         timeout=limit_s or httpx.USE_CLIENT_DEFAULT)
+        except httpx.TimeoutException as exc:
+            raise HostTimeout(self.host.name, f"{method} {path}: no answer in time") from exc
         except httpx.TransportError as exc:
             raise HostDown(self.host.name, f"{method} {path}: {type(exc).__name__}") from exc
         if r.status_code >= 400:
