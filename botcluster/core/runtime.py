@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 30.0  # orphaned server claims: see core/orphans.py
 GIVE_BACK_S = 1.5  # of the 10 s a stop may take, for returning unfinished claims
+CHILD_STOP_S = 2.0  # board and local hosts: SIGTERM, then SIGKILL after this
 
 
 class ManagerDied(BotclusterError):
@@ -267,7 +269,7 @@ class Runtime:
             with contextlib.suppress(Exception):
                 for posted in await asyncio.to_thread(self.dispatcher.take_posted):
                     self.heal.track(posted)
-                await asyncio.wait_for(self.heal.verify(), 2.0)
+                await asyncio.wait_for(self.heal.verify(), 1.0)
         await self._close_clients()
         if self.http is not None:
             self.http.shutdown()
@@ -307,10 +309,14 @@ class Runtime:
             await a.aclose()
 
     def _stop_children(self) -> None:
-        for lh in self.local_hosts:
-            lh.stop()
-        if self.board is not None:
-            self.board.stop()
+        """All at once, 2 s each at most, then SIGKILL: a stop has 10 s in all."""
+        children: list[Any] = [*self.local_hosts, *([self.board] if self.board else [])]
+        threads = [threading.Thread(target=c.stop, args=(CHILD_STOP_S,), daemon=True)
+                   for c in children]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(CHILD_STOP_S + 6.0)
 
     def kill_everything(self) -> None:
         """Second signal: no drain. Children die with SIGKILL; the journal and the server

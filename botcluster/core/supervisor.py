@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botcluster.config.model import Config
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_HALTED = 1
-DRAIN_GRACE_S = 6.0  # Ctrl-C must leave nothing behind within 10 s
+DRAIN_GRACE_S = 4.5  # Ctrl-C must leave nothing behind within 10 s (runtime.shutdown)
 HOST_POLL_S = 5.0
 
 
@@ -48,10 +48,11 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         try:
-            await self.rt.start(self.say)
-            self._watch_sentinels()
-            await asyncio.gather(self._poll_loop(), self._host_loop(), self._pool_loop(),
-                                 self._stop_waiter())
+            await self._until_stopped(self.rt.start(self.say))
+            if not self.stop.is_set():
+                self._watch_sentinels()
+                await self._until_stopped(asyncio.gather(
+                    self._poll_loop(), self._host_loop(), self._pool_loop()))
         except BotclusterError as exc:
             log.error("halting: %s", exc)
             self.exit_code = EXIT_HALTED
@@ -77,9 +78,22 @@ class Supervisor:
         self.stop.set()
         self._wake.set()
 
-    async def _stop_waiter(self) -> None:
-        await self.stop.wait()
+    async def _until_stopped(self, work: Awaitable[Any]) -> None:
+        """Run `work` until it ends or a stop is asked; then cancel it at once.
+
+        A poll hung on a slow API, or a local host still loading, must not hold a Ctrl-C up.
+        """
+        task = asyncio.ensure_future(work)
+        stopper = asyncio.ensure_future(self.stop.wait())
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            stopper.cancel()
+            task.result()  # raises what the work raised
+            return
         log.info("stopping: draining")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
     # --- loops --------------------------------------------------------------------------------
 
