@@ -100,8 +100,12 @@ class Dispatcher(DispatcherOutlook):
         with self._cond:
             self.store.remember_done(message_ids)
 
-    def claim(self, worker_id: str, wait_s: float = 0.0) -> Claim | None:
-        """A job and a lease on a host slot for it, or None after `wait_s` seconds."""
+    def claim(self, worker_id: str, wait_s: float = 0.0, pid: int = 0) -> Claim | None:
+        """A job and a lease on a host slot for it, or None after `wait_s` seconds.
+
+        The lease belongs to process `pid`: only that process's heartbeats keep it alive, so a
+        late claim of a dead worker cannot be kept alive by its replacement (same worker id).
+        """
         give_up = time.monotonic() + wait_s
         with self._cond:
             incarnation = self.deaths.get(worker_id, 0)
@@ -112,7 +116,7 @@ class Dispatcher(DispatcherOutlook):
                     # heartbeats (same worker id) without anyone running the job.
                     return None
                 self.worker_seen[worker_id] = self.clock()
-                claim = self._try_claim(worker_id)
+                claim = self._try_claim(worker_id, pid)
                 if claim is not None:
                     return claim
                 left = give_up - time.monotonic()
@@ -120,7 +124,7 @@ class Dispatcher(DispatcherOutlook):
                     return None
                 self._cond.wait(min(left, self._until_next_event()))
 
-    def _try_claim(self, worker_id: str) -> Claim | None:
+    def _try_claim(self, worker_id: str, pid: int = 0) -> Claim | None:
         now = self.clock()
         self._expire(now)
         self.store.promote(now)
@@ -128,7 +132,7 @@ class Dispatcher(DispatcherOutlook):
         if choice is None:
             return None
         return self._grant(choice.job, choice.placement.host, choice.placement.load,
-                           choice.placement.evict, worker_id, now)
+                           choice.placement.evict, worker_id, now, pid)
 
     def _runnable_head(self, model: str) -> Job | None:
         """The model's best job whose entity may post now; defers the ones that may not."""
@@ -142,14 +146,14 @@ class Dispatcher(DispatcherOutlook):
         return None
 
     def _grant(self, job: Job, host_name: str, load: bool, evict: tuple[str, ...],
-               worker_id: str, now: float) -> Claim:
+               worker_id: str, now: float, pid: int = 0) -> Claim:
         host = self.hosts[host_name]
         ready_since = max(job.enqueued_at, job.not_before)
         lease = Lease(lease_id=uuid.uuid4().hex, message_id=job.message_id,
                       worker_id=worker_id, host=host_name, model=job.model,
                       deadline=now + self.settings.lease_s, load=load, evict=evict,
                       context_length=host.loaded.get(job.model, 0),
-                      granted_at=now, waited_s=max(0.0, now - ready_since))
+                      granted_at=now, waited_s=max(0.0, now - ready_since), pid=pid)
         self.store.mark_claimed(job)
         self.leases[lease.lease_id] = lease
         self.lease_of[job.message_id] = lease.lease_id
@@ -174,7 +178,8 @@ class Dispatcher(DispatcherOutlook):
             now = self.clock()
             self.worker_seen[worker_id] = now
             self.booted.add(pid)
-            mine = [lid for lid, lease in self.leases.items() if lease.worker_id == worker_id]
+            mine = [lid for lid, lease in self.leases.items() if lease.worker_id == worker_id
+                    and (lease.pid == pid or not lease.pid or not pid)]
             for lid in mine:
                 self.leases[lid] = replace(self.leases[lid], deadline=now + self.settings.lease_s)
             return len(mine)

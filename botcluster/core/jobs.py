@@ -55,6 +55,7 @@ class Lease:
     context_length: int = 0  # the model's loaded context per request on that host (0 unknown)
     evict: tuple[str, ...] = ()  # models the worker must unload first to make room
     granted_at: float = 0.0
+    pid: int = 0  # the worker process it was granted to (0: unknown, e.g. in-process tests)
     waited_s: float = 0.0  # how long the job waited runnable before a slot freed up
 
 

@@ -19,8 +19,8 @@ class DispatcherLink:
     async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(getattr(self.d, name), *args, **kwargs)
 
-    async def claim(self, worker_id: str, wait_s: float) -> Claim | None:
-        result: Claim | None = await self._call("claim", worker_id, wait_s)
+    async def claim(self, worker_id: str, wait_s: float, pid: int = 0) -> Claim | None:
+        result: Claim | None = await self._call("claim", worker_id, wait_s, pid)
         return result
 
     async def heartbeat(self, worker_id: str, pid: int = 0) -> int:

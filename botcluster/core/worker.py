@@ -116,7 +116,7 @@ class Worker:
     async def _claim_loop(self, link: Any, runner: Any) -> None:
         while not self.stopping.is_set():
             try:
-                claim = await link.claim(self.args.worker_id, CLAIM_WAIT_S)
+                claim = await link.claim(self.args.worker_id, CLAIM_WAIT_S, os.getpid())
             except (EOFError, OSError) as exc:
                 # The manager is gone: the supervisor halts or is already stopping; the
                 # leases died with the manager and the journal has what matters.

@@ -291,3 +291,17 @@ def test_out_of_memory_with_nothing_to_evict_tries_again_then_ends() -> None:
     third = d.claim("w")
     assert third is not None
     assert d.release(third.lease.lease_id, "out of memory again").dead, "it ends, visibly"
+
+
+def test_a_late_claim_of_a_dead_worker_is_not_kept_alive_by_its_replacement() -> None:
+    clock = Clock()
+    d = dispatcher([host("h", loaded=("m1",))], clock=clock, lease_s=5)
+    d.offer([job("j1")])
+    d.worker_died("w1")  # the old process of w1 is dead...
+    late = d.claim("w1", pid=111)  # ...but the manager serves its last request only now
+    assert late is not None
+    for _ in range(3):
+        clock.advance(4)
+        d.heartbeat("w1", pid=222)  # the replacement, same worker id
+    again = d.claim("w1", pid=222)
+    assert again is not None and again.job.message_id == "j1", "the late lease expired"
