@@ -24,6 +24,7 @@ from botcluster.core.cluster import (
 )
 from botcluster.core.jobs import Claim, Job, Lease, Outcome, PostedReply
 from botcluster.core.jobstore import JobStore
+from botcluster.core.leases import LeaseDeaths
 from botcluster.core.outlook import DispatcherOutlook
 from botcluster.core.ratelimit import RateLimiter
 from botcluster.core.scheduler import pick
@@ -49,7 +50,7 @@ class ReleaseResult:
     attempts: int
 
 
-class Dispatcher(DispatcherOutlook):
+class Dispatcher(LeaseDeaths, DispatcherOutlook):
     def __init__(self, settings: DispatcherSettings, hosts: Iterable[HostView],
                  entities: dict[str, Entity], clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
@@ -344,48 +345,3 @@ class Dispatcher(DispatcherOutlook):
             host.evicting.difference_update(lease.evict)
         host.last_used[lease.model] = self.clock()
         self.busy.append((lease.host, max(0.0, self.clock() - lease.granted_at)))
-
-
-    # --- leases that die --------------------------------------------------------------------
-
-    def worker_died(self, worker_id: str) -> int:
-        """Return every lease of a dead worker to the queue at once. Returns how many."""
-        with self._cond:
-            self.deaths[worker_id] = self.deaths.get(worker_id, 0) + 1
-            lost = [lid for lid, lease in self.leases.items() if lease.worker_id == worker_id]
-            for lid in lost:
-                self._reclaim(self.leases[lid], "worker died")
-            self.worker_seen.pop(worker_id, None)
-            return len(lost)
-
-    def _expire(self, now: float) -> None:
-        for lease in [le for le in self.leases.values() if le.deadline <= now]:
-            self._reclaim(lease, "lease expired")
-
-    def _reclaim(self, lease: Lease, why: str) -> None:
-        self._release_slot(lease)
-        self.reclaimed += 1
-        job = self.store.jobs[lease.message_id]
-        job.last_error = why
-        # A crash is not the message's fault, but a message that kills every worker that
-        # touches it must still end: crashes have their own, larger budget.
-        job.crashes += 1
-        log.warning("reclaimed %s from %s on %s: %s", lease.message_id, lease.worker_id,
-                    lease.host, why)
-        if job.crashes >= self.settings.max_crashes:
-            # No worker survives this message: it ends failed on the server, for a person.
-            log.error("message %s crashed %d workers; giving up", job.message_id, job.crashes)
-            self._finish(job.message_id, "dead_lettered")
-            self.crash_dead.append(job.message_id)  # the supervisor fails it on the server
-            return
-        self._requeue(job, delay_s=0.0)
-
-    def _until_next_event(self) -> float:
-        now = self.clock()
-        times = [le.deadline for le in self.leases.values()]
-        nxt = self.store.next_deferred_at()
-        if nxt is not None:
-            times.append(nxt)
-        times.extend(h.down_until for h in self.hosts.values() if not h.up)
-        future = [t - now for t in times if t > now]
-        return max(0.01, min([1.0, *future]))

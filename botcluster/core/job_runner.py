@@ -21,9 +21,9 @@ from botcluster.config.model import Config, Entity
 from botcluster.core.jobs import Claim, Job, Lease, Outcome, PostedReply
 from botcluster.core.journal import Journal
 from botcluster.core.link import DispatcherLink
+from botcluster.core.server_claims import ServerClaims
 from botcluster.errors import (
     BotclusterError,
-    ClaimLost,
     CommentsRejected,
     CommentsUnavailable,
     ContextOverflow,
@@ -59,7 +59,7 @@ class EmptyReply(BotclusterError):
     """The model's reply was empty after cleaning (for example it only imitated 'Human:')."""
 
 
-class JobRunner:
+class JobRunner(ServerClaims):
     def __init__(self, deps: RunnerDeps) -> None:
         self.d = deps
 
@@ -118,53 +118,6 @@ class JobRunner:
         return "replied"
 
     # --- steps ------------------------------------------------------------------------------
-
-    async def _server_claim(self, job: Job, lease: Lease) -> bool:
-        if job.server_claimed:
-            return True
-        try:
-            await self.d.client.claim(job.message_id, self.d.server_worker_id)
-        except ClaimLost:
-            if not await self._claimed_by_dead_self(job):
-                log.info("message %s claimed elsewhere; leaving it", job.message_id)
-                return await self._lost_claim(job, lease)
-            log.warning("message %s is held by a dead worker of this bot; taking it over",
-                        job.message_id)
-        job.server_claimed = True
-        await self.d.link.note(lease.lease_id, server_claimed=True)
-        await self.d.journal.append({"e": "claimed", "m": job.message_id})
-        return True
-
-    async def _lost_claim(self, job: Job, lease: Lease) -> bool:
-        # Not "done": should the claim turn out to be ours, it comes back and is taken again.
-        await self.d.journal.append({"e": "done", "m": job.message_id, "o": "returned"})
-        await self.d.link.ack(lease.lease_id, "lost_claim", message_id=job.message_id)
-        return False
-
-    async def _claimed_by_dead_self(self, job: Job) -> bool:
-        """True when the claim the server reports taken is most likely this bot's own: an
-        earlier lease of this job died (`crashes`; jobs recovered from the journal after a
-        crash count as one), so a worker may have been killed between the server's claim and
-        recording it, and nobody else would ever answer the message.
-
-        The server's copy is read from its recent cache. It is left alone only when that copy
-        shows another claimer or a final status; a missing copy, or one still "pending" (the
-        cache lost the claim's write, CONTRACT.md), is taken to be ours. Worker ids are
-        stable per bot (`{worker_id}-wN`) and one bot serves a site (lock); the reply id,
-        chosen once, keeps a repeated answer from becoming a second reply.
-        """
-        if job.crashes == 0:
-            return False
-        prefix = f"{self.d.config.bot.worker_id}-w"
-        try:
-            recent = await self.d.client.recent(after_ms=max(0, job.message_ts_ms - 1),
-                                                limit=1000, message_type="human")
-        except BotclusterError:
-            return False
-        copy = next((m for m in recent if m.id == job.message_id), None)
-        if copy is None or copy.status == "pending":
-            return True
-        return copy.status == "processing" and (copy.claimed_by or "").startswith(prefix)
 
     async def _choose_reply_id(self, job: Job, lease: Lease) -> str:
         proposal = new_message_id(int(self.d.clock() * 1000))

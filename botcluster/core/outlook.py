@@ -40,9 +40,7 @@ class DispatcherOutlook:
     outcomes: list[tuple[str, Outcome]]
     waits: list[tuple[str, float]]
     busy: list[tuple[str, float]]
-
-    def _expire(self, now: float) -> None:
-        raise NotImplementedError
+    _expire: Callable[[float], None]  # provided by Dispatcher (via LeaseDeaths)
 
     # --- hosts --------------------------------------------------------------------------------
 
