@@ -75,3 +75,28 @@ def test_three_messages_two_entities_each_get_exactly_one_reply(tmp_path: Path) 
             print(log.read_text(errors="replace")[-6000:])
     assert code == 0
     wait_for(lambda: not alive(tree), timeout=5, interval=0.2)
+
+
+def test_a_supervisor_killed_with_sigkill_leaves_nothing_holding_the_ports(
+        tmp_path: Path) -> None:
+    """Board and local hosts run in their own sessions (a terminal's Ctrl-C must not reach
+    them before the drain); they watch the supervisor and stop when it is gone, so that the
+    next start finds its ports free."""
+    files = default_config_copy(tmp_path)
+    with (tmp_path / "bot.log").open("wb") as out:
+        proc = subprocess.Popen(botcluster_cmd("start", "--config", str(files.config)),
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    wait_http(files.metrics_url + "/readyz", timeout=120, proc=proc)
+    tree = descendants(proc.pid)
+    assert len(tree) >= 4
+    proc.kill()  # SIGKILL to the supervisor alone: no drain, no handler
+    proc.wait(10)
+    wait_for(lambda: not alive(tree), timeout=20, interval=0.5)
+    again = subprocess.Popen(botcluster_cmd("start", "--config", str(files.config)),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    try:
+        wait_http(files.metrics_url + "/readyz", timeout=120, proc=again)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(15) == 0

@@ -17,6 +17,7 @@ import uvicorn
 
 from botcluster.board.app import create_app
 from botcluster.board.settings import BoardSettings, FaultSettings
+from botcluster.proc import watch_parent
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,15 @@ def _entities(values: tuple[str, ...]) -> dict[str, str]:
               help="An entity the page offers (repeatable).")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Stop when this process (the supervisor) is gone.")
 def board(host: str, port: int, db_path: Path, dialect: str, cache_race: bool,
           race_pause_ms: float, claim_race: bool, error_rate: float, latency_ms: float,
           stale_reads_s: float, seed: int | None, admin_token: str | None,
-          entity: tuple[str, ...], log_level: str) -> None:
+          entity: tuple[str, ...], log_level: str, parent_pid: int | None) -> None:
     """Run the embedded comments server (the site's KV or DO dialect)."""
+    if parent_pid:
+        watch_parent(parent_pid)
     logging.basicConfig(level=log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     faults = FaultSettings(cache_race=cache_race, race_pause_ms=race_pause_ms,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import importlib.util
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -98,7 +99,7 @@ class LocalHostProcess:
             "--model-file", local.model_file, "--alias", self.host.models[0],
             "--host", self._address[0], "--port", str(self._address[1]),
             "--slots", str(self.host.slots), "--ctx", str(local.ctx_size),
-            "--threads", str(local.threads),
+            "--threads", str(local.threads), "--parent-pid", str(os.getpid()),
         ]
 
     @property

@@ -23,6 +23,7 @@ import httpx
 
 from botcluster.errors import LocalHostError
 from botcluster.hosts.local import check_packages, model_path
+from botcluster.proc import watch_parent
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,15 @@ def install_stop_handlers(stop: threading.Event) -> None:
 @click.option("--threads", default=0, show_default=True, type=click.IntRange(0),
               help="CPU threads; 0 = llama.cpp's default.")
 @click.option("--verbose", is_flag=True, help="Keep llama.cpp's own logging.")
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Stop when this process (the supervisor) is gone.")
 def local_host(model_file: str, alias: str, host: str, port: int, slots: int, ctx: int,
-               threads: int, verbose: bool) -> None:
+               threads: int, verbose: bool, parent_pid: int | None) -> None:
     """Run the real local llama.cpp host (SmolLM2 by default) for one model alias."""
     stop = threading.Event()
     install_stop_handlers(stop)
+    if parent_pid:
+        watch_parent(parent_pid)
     try:
         check_packages(model_file)
         params = build_params(model_file, alias, host, port, slots, ctx, threads, verbose)
