@@ -184,6 +184,16 @@ class Bot:
     starts: int = 0
     metrics_seen: list[str] = field(default_factory=list)  # last scrape of each run
 
+    @classmethod
+    def configured(cls, tmp: Path, api_url: str, sim_urls: dict[str, str],
+                   hosts: Sequence[SimHost], entities: Sequence[EntitySpec],
+                   **kw: int) -> Bot:
+        """A bot whose bot.toml (in `tmp`, metrics on a free port) is written by bot_toml."""
+        port = free_port()
+        config = tmp / "bot.toml"
+        config.write_text(bot_toml(tmp, api_url, sim_urls, hosts, entities, port, **kw))
+        return cls(config, f"http://127.0.0.1:{port}", tmp / "bot.log")
+
     def start(self, workers: int, timeout: float = 90.0) -> None:
         """Start and wait until /readyz answers and every worker has booted (on two busy
         cores a spawned worker takes seconds to import its libraries)."""

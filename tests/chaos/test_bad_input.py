@@ -12,7 +12,6 @@ import pytest
 
 from tests.chaos import harness as h
 from tests.chaos.badserver import bad_server
-from tests.support.procs import free_port
 
 pytestmark = [pytest.mark.timeout(150)]
 
@@ -25,11 +24,8 @@ REASONS = ("missing_field", "wrong_type", "oversize_text", "not_object", "not_js
 def test_bad_records_are_counted_and_skipped_good_ones_answered(tmp_path: Path) -> None:
     with h.board(tmp_path) as board, h.sim(tmp_path, HOSTS) as sim, \
             bad_server(board.url) as api:
-        port = free_port()
-        config = tmp_path / "bot.toml"
-        config.write_text(h.bot_toml(tmp_path, api, sim.urls, HOSTS, ENTITIES, port,
-                                     workers=2, jobs_per_worker=2))
-        bot = h.Bot(config, f"http://127.0.0.1:{port}", tmp_path / "bot.log")
+        bot = h.Bot.configured(tmp_path, api, sim.urls, HOSTS, ENTITIES,
+                               workers=2, jobs_per_worker=2)
         out = tmp_path / "stress.json"
         try:
             bot.start(workers=2)

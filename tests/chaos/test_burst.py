@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.chaos import harness as h
-from tests.support.procs import free_port
 
 pytestmark = [pytest.mark.timeout(180)]
 
@@ -23,10 +22,7 @@ ENTITIES = (h.EntitySpec("emotional-intelligence", "EmotionalGuide", "guide@q4")
 
 def test_29_at_once_with_the_cache_race_all_visible_exactly_once(tmp_path: Path) -> None:
     with h.board(tmp_path, "--cache-race") as board, h.sim(tmp_path, HOSTS) as sim:
-        port = free_port()
-        config = tmp_path / "bot.toml"
-        config.write_text(h.bot_toml(tmp_path, board.url, sim.urls, HOSTS, ENTITIES, port))
-        bot = h.Bot(config, f"http://127.0.0.1:{port}", tmp_path / "bot.log")
+        bot = h.Bot.configured(tmp_path, board.url, sim.urls, HOSTS, ENTITIES)
         try:
             bot.start(workers=3)
             out = tmp_path / "stress.json"

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from tests.chaos import harness as h
-from tests.support.procs import free_port
 from tests.support.ptree import alive, descendants
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(200)]
@@ -35,11 +34,8 @@ def _replies(board_url: str) -> int:
 
 def test_sigterm_during_a_burst_drains_and_a_restart_finishes(tmp_path: Path) -> None:
     with h.board(tmp_path) as board, h.sim(tmp_path, HOSTS) as sim:
-        port = free_port()
-        config = tmp_path / "bot.toml"
-        config.write_text(h.bot_toml(tmp_path, board.url, sim.urls, HOSTS, ENTITIES, port,
-                                     workers=2, jobs_per_worker=2))
-        bot = h.Bot(config, f"http://127.0.0.1:{port}", tmp_path / "bot.log")
+        bot = h.Bot.configured(tmp_path, board.url, sim.urls, HOSTS, ENTITIES,
+                               workers=2, jobs_per_worker=2)
         out = tmp_path / "stress.json"
         try:
             bot.start(workers=2)

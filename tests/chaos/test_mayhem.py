@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from tests.chaos import harness as h
-from tests.support.procs import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -86,11 +85,8 @@ class Chaos:
 def test_300_messages_through_kills_faults_and_a_supervisor_restart(tmp_path: Path) -> None:
     with h.board(tmp_path, "--cache-race", "--error-rate", "0.05") as board, \
             h.sim(tmp_path, HOSTS) as sim:
-        port = free_port()
-        config = tmp_path / "bot.toml"
-        config.write_text(h.bot_toml(tmp_path, board.url, sim.urls, HOSTS, ENTITIES, port,
-                                     workers=WORKERS, jobs_per_worker=3))
-        bot = h.Bot(config, f"http://127.0.0.1:{port}", tmp_path / "bot.log")
+        bot = h.Bot.configured(tmp_path, board.url, sim.urls, HOSTS, ENTITIES,
+                               workers=WORKERS, jobs_per_worker=3)
         out = tmp_path / "stress.json"
         chaos = Chaos(bot, sim)
         try:

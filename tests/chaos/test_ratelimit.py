@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.chaos import harness as h
-from tests.support.procs import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -23,11 +22,8 @@ ENTITIES = (h.EntitySpec("slow-sage", "SlowSage", "sage@q4", min_seconds_between
 
 def test_ten_messages_in_two_seconds_all_answered_and_spaced(tmp_path: Path) -> None:
     with h.board(tmp_path) as board, h.sim(tmp_path, HOSTS) as sim:
-        port = free_port()
-        config = tmp_path / "bot.toml"
-        config.write_text(h.bot_toml(tmp_path, board.url, sim.urls, HOSTS, ENTITIES, port,
-                                     workers=2, jobs_per_worker=4))
-        bot = h.Bot(config, f"http://127.0.0.1:{port}", tmp_path / "bot.log")
+        bot = h.Bot.configured(tmp_path, board.url, sim.urls, HOSTS, ENTITIES,
+                               workers=2, jobs_per_worker=4)
         out = tmp_path / "stress.json"
         try:
             bot.start(workers=2)
