@@ -78,10 +78,12 @@ def test_jit_load_adds_load_time_to_the_request() -> None:
         await chat(c, "big", max_tokens=10)
         cold = clock.now() - t0
         await c.close()
-        assert cold - warm == pytest.approx(10.0, abs=1.5)  # 10 GB at 1 GB/s
+        # Lower bounds only: a stall on a loaded machine can lengthen either request, so the
+        # difference has no reliable upper bound; the cold one can never beat the load itself.
+        assert warm < 10.0 <= cold  # 10 GB at 1 GB/s
         s = await stats(cluster)
         assert s["loads"] == 1 and s["model_loads"] == {"big": 1}
-        assert s["load_seconds"] == pytest.approx(10.0, abs=0.5)
+        assert 10.0 <= s["load_seconds"] < 20.0  # on the host's clock: only a stall adds to it
 
     run([host(models=models)], scenario, time_scale=0.05)
 

@@ -47,7 +47,8 @@ def test_load_and_unload_endpoints() -> None:
         assert r.status_code == 200
         body = r.json()
         assert body["status"] == "loaded" and body["instance_id"] == "beta"
-        assert body["load_time_seconds"] == pytest.approx(4.0, abs=1.0)  # 4 GB at 1 GB/s
+        # 4 GB at 1 GB/s; measured on the host's clock, so a stall can only lengthen it
+        assert 4.0 <= body["load_time_seconds"] < 10.0
         v1 = {m["key"]: m for m in (await get(cluster, "/api/v1/models")).json()["models"]}
         assert v1["beta"]["loaded_instances"][0]["config"]["context_length"] == 2048
         r = await post(cluster, "/api/v1/models/unload", {"instance_id": "beta"})
