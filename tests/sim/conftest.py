@@ -1,6 +1,8 @@
 """Helpers for simulator tests: build small clusters and run a scenario against them.
 
 Every cluster runs at time scale 0.01 (one simulated second = 10 ms) unless a test says otherwise.
+A test whose assertion needs two requests to overlap on the host runs at OVERLAP_SCALE: at 0.01
+the overlap is a few real milliseconds, shorter than the client's stalls on a busy machine.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from botcluster.sim import SimCluster, cluster_from_dict
 
 T = TypeVar("T")
 SCALE = 0.01
+OVERLAP_SCALE = 0.05
 
 
 def model(key: str, size_gb: float = 4.0, **kw: Any) -> dict[str, Any]:

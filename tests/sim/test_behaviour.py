@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from botcluster.sim import SimCluster
-from tests.sim.conftest import chat, client, get, host, model, post, run, stats
+from tests.sim.conftest import OVERLAP_SCALE, chat, client, get, host, model, post, run, stats
 
 
 def test_one_slot_host_serializes_two_models() -> None:
@@ -16,6 +16,7 @@ def test_one_slot_host_serializes_two_models() -> None:
 
     async def scenario(cluster: SimCluster) -> None:
         c = client(cluster)
+        await c.models.list()  # warm the client up: its first call is slow
         await asyncio.gather(chat(c, "alpha", max_tokens=100), chat(c, "beta", max_tokens=100))
         await c.close()
         s = await stats(cluster)
@@ -26,7 +27,7 @@ def test_one_slot_host_serializes_two_models() -> None:
         assert s["busy_slot_seconds"] >= 5.9
         assert s["requests"] == {"ok": 2}
 
-    run([host(models=models, tokens_per_s=20.0)], scenario)
+    run([host(models=models, tokens_per_s=20.0)], scenario, time_scale=OVERLAP_SCALE)
 
 
 def test_two_slot_host_runs_two_predictions_at_once() -> None:
@@ -34,13 +35,14 @@ def test_two_slot_host_runs_two_predictions_at_once() -> None:
 
     async def scenario(cluster: SimCluster) -> None:
         c = client(cluster)
-        await asyncio.gather(chat(c, "alpha"), chat(c, "beta"))
+        await c.models.list()  # warm the client up: its first call is slow
+        await asyncio.gather(chat(c, "alpha", max_tokens=100), chat(c, "beta", max_tokens=100))
         await c.close()
         s = await stats(cluster)
         assert s["peak_active"] == 2
         assert s["peak_queued"] == 1 and s["busy_slot_seconds"] >= 2 * 0.6
 
-    run([host(models=models, slots_per_host=2)], scenario)
+    run([host(models=models, slots_per_host=2)], scenario, time_scale=OVERLAP_SCALE)
 
 
 def test_waiting_requests_are_served_fifo() -> None:
@@ -135,7 +137,8 @@ def test_auto_evict_waits_for_a_running_model_without_the_hazard() -> None:
         s = await stats(cluster)
         assert s["evictions"] == 1 and s["evicted_running"] == 0
 
-    run([host(memory_gb=16.0, slots_per_host=2, models=models)], scenario)
+    run([host(memory_gb=16.0, slots_per_host=2, models=models)], scenario,
+        time_scale=OVERLAP_SCALE)
 
 
 def test_prompt_longer_than_context_is_http_400() -> None:

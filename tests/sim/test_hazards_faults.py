@@ -9,13 +9,14 @@ import openai
 import pytest
 
 from botcluster.sim import SimCluster
-from tests.sim.conftest import chat, client, get, host, model, post, run, stats
+from tests.sim.conftest import OVERLAP_SCALE, chat, client, get, host, model, post, run, stats
 
 
 @pytest.mark.parametrize("hazard", [False, True])
 def test_concurrent_jit_loads_create_a_second_instance_only_with_the_hazard(hazard: bool) -> None:
     async def scenario(cluster: SimCluster) -> None:
         c = client(cluster)
+        await c.models.list()  # warm the client up: its first call is slow
         await asyncio.gather(chat(c, "beta"), chat(c, "beta"))
         await c.close()
         v1 = {m["key"]: m for m in (await get(cluster, "/api/v1/models")).json()["models"]}
@@ -23,7 +24,8 @@ def test_concurrent_jit_loads_create_a_second_instance_only_with_the_hazard(haza
         assert ids == (["beta", "beta:2"] if hazard else ["beta"])
         assert (await stats(cluster))["duplicate_instances"] == (1 if hazard else 0)
 
-    run([host(slots_per_host=2, hazards={"jit_duplicate_instance": hazard})], scenario)
+    run([host(slots_per_host=2, hazards={"jit_duplicate_instance": hazard})], scenario,
+        time_scale=OVERLAP_SCALE)
 
 
 def test_auto_evict_kills_a_running_request_with_the_hazard() -> None:
@@ -31,6 +33,7 @@ def test_auto_evict_kills_a_running_request_with_the_hazard() -> None:
 
     async def scenario(cluster: SimCluster) -> None:
         c = client(cluster)
+        await c.models.list()  # warm the client up: its first call is slow
         running = asyncio.create_task(chat(c, "alpha", max_tokens=400))
         await cluster.clock.sleep(1.0)
         assert (await chat(c, "beta")).choices[0].message.content
@@ -42,7 +45,7 @@ def test_auto_evict_kills_a_running_request_with_the_hazard() -> None:
         assert s["requests"] == {"ok": 1, "evicted": 1}
 
     run([host(memory_gb=16.0, slots_per_host=2, hazards={"evict_running": True},
-              models=models)], scenario)
+              models=models)], scenario, time_scale=OVERLAP_SCALE)
 
 
 def test_first_request_after_a_load_is_lost_with_the_hazard() -> None:
