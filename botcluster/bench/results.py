@@ -61,7 +61,22 @@ def summarize(requests: Sequence[Request], done_s: dict[int, float], bound_s: fl
         ratio_to_bound=_round(makespan / bound_s if makespan and bound_s > 0 else None, 3),
         p50_latency_s=_round(percentile(latencies, 0.50)),
         p95_latency_s=_round(percentile(latencies, 0.95)),
-        replied=len(done_s), duplicates=dups, lost=len(requests) - len(done_s))
+        replied=len(done_s), duplicates=dups, lost=len(requests) - len(done_s),
+        extra=by_priority(requests, done_s))
+
+
+def by_priority(requests: Sequence[Request], done_s: dict[int, float]) -> dict[str, Any]:
+    """p50/p95 latency per priority, when the workload mixes priorities: what urgency bought."""
+    groups: dict[int, list[float]] = {}
+    for r in requests:
+        if r.index in done_s:
+            groups.setdefault(r.priority, []).append(done_s[r.index] - r.t)
+    if len(groups) < 2:
+        return {}
+    return {"latency_by_priority_s": {
+        str(p): {"n": len(v), "p50": _round(percentile(v, 0.50)),
+                 "p95": _round(percentile(v, 0.95))}
+        for p, v in sorted(groups.items(), reverse=True)}}
 
 
 def _round(x: float | None, digits: int = 1) -> float | None:

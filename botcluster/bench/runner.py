@@ -105,8 +105,8 @@ def _run_strategy(name: str, requests: Sequence[Request], cluster: ClusterSpec, 
     result.real_s = round(time.monotonic() - started, 1)
     keys = ("loads", "load_seconds", "evictions", "unloads", "busy_slot_seconds",
             "predictions", "peak_active")
-    result.extra = {"hosts": {h: {k: s.get(k) for k in keys} for h, s in stats.items()},
-                    "time_scale": settings.time_scale}
+    result.extra.update({"hosts": {h: {k: s.get(k) for k in keys} for h, s in stats.items()},
+                         "time_scale": settings.time_scale})
     return result
 
 

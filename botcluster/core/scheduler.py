@@ -8,9 +8,9 @@ Given the ready jobs and the hosts, pick one (job, placement):
    waits for those instead of triggering another load;
 3. a hit goes ahead of a better-ranked load unless the load's job outranks it by SWAP_PENALTY;
    ranks include ageing (jobs.AGEING_S), so a job that needs a swap still runs in the end.
-   Loads evict only idle models (no running, no queued work), except when the load's job
-   outranks the best hit by SWAP_PENALTY: then a model with queued (never running) work may go,
-   or a busy model would starve every other model on its host.
+   Loads evict only idle models (no running, no queued work). A load that would evict a model
+   with queued (never running) work must outrank the best hit by EVICT_QUEUED_PENALTY, and
+   without any hit it may always go, or a busy model would starve every other model on its host.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ from botcluster.core.jobstore import JobStore
 
 # Priority points a swap costs: a swap takes seconds to minutes while a hit starts at once.
 SWAP_PENALTY = 20.0
+# Points a swap costs when it evicts a model that still has queued work: that model must be
+# loaded again later, so the swap costs a second load on top of its own. At 40, an urgent job
+# (80 against 50) waits for the loaded model's jobs that arrived up to 100 s after it
+# (AGEING_S = 10) and then loads ahead of every ordinary job; a job of equal priority waits
+# for those that arrived up to 400 s after it. Measured on the swap benchmark: see
+# benchmarks/RESULTS.md.
+EVICT_QUEUED_PENALTY = 40.0
 
 
 @dataclass(frozen=True)
@@ -53,11 +60,13 @@ def pick(store: JobStore, hosts: list[HostView], now: float,
     waiting.sort(key=lambda j: -j.rank)
     queued, running = _busy_models(store, hosts)
     for job in waiting:
-        if best_hit is not None and job.rank - best_hit.job.rank < SWAP_PENALTY:
+        lead = float("inf") if best_hit is None else job.rank - best_hit.job.rank
+        if lead < SWAP_PENALTY:
             break  # the hit goes first; the load gets its turn on a later claim
         # Evict idle models if that is enough; else models with queued (not running) work.
-        placement = (_idle_load(store, hosts, job.model, now, queued | running)
-                     or _idle_load(store, hosts, job.model, now, running))
+        placement = _idle_load(store, hosts, job.model, now, queued | running)
+        if placement is None and lead >= EVICT_QUEUED_PENALTY:
+            placement = _idle_load(store, hosts, job.model, now, running)
         if placement is not None:
             return Pick(job, placement)
     return best_hit

@@ -220,6 +220,33 @@ def test_a_much_better_job_may_force_the_swap() -> None:
     assert c is not None and c.job.message_id == "swap" and c.lease.evict == ("m1",)
 
 
+def test_an_urgent_job_waits_rather_than_evict_a_model_with_queued_work() -> None:
+    clock = Clock()
+    d = dispatcher([host("h", slots=1, loaded=("m1",), memory_gb=10,
+                         sizes={"m1": 10, "m2": 10})],
+                   entities=[entity("e1", "m1"), entity("e2", "m2")], clock=clock)
+    # 80 against 50: enough to load ahead of a hit, not to throw m1's queued job away
+    d.offer([job("urgent", "m2", "e2", priority=80), job("hit", "m1", priority=50)])
+    c = d.claim("w")
+    assert c is not None and c.job.message_id == "hit"
+    d.ack(c.lease.lease_id, "replied")
+    c = d.claim("w")  # m1 has nothing queued now: the urgent job's load may evict it
+    assert c is not None and c.job.message_id == "urgent" and c.lease.evict == ("m1",)
+
+
+def test_an_urgent_job_swaps_out_an_idle_model_ahead_of_a_hit_elsewhere() -> None:
+    clock = Clock()
+    d = dispatcher([host("a", slots=1, loaded=("m1",), memory_gb=10,
+                         sizes={"m1": 10, "m2": 10}),
+                    host("b", slots=1, loaded=("m3",), memory_gb=10,
+                         sizes={"m2": 10, "m3": 10})],
+                   entities=[entity("e1", "m1"), entity("e2", "m2")], clock=clock)
+    d.offer([job("urgent", "m2", "e2", priority=80), job("hit", "m1", priority=50)])
+    c = d.claim("w")
+    assert c is not None and c.job.message_id == "urgent"
+    assert c.lease.host == "b" and c.lease.evict == ("m3",)
+
+
 def test_post_permits_space_the_posts_whatever_the_generation_took() -> None:
     clock = Clock()
     d = dispatcher([host("h", slots=4, loaded=("m1",))],
