@@ -53,6 +53,7 @@ class RunnerDeps:
     journal: Journal
     server_worker_id: str
     clock: Callable[[], float] = time.time
+    admin_token: str | None = None  # for add-to-cache, when the site protects it
 
 
 class EmptyReply(BotclusterError):
@@ -130,9 +131,25 @@ class JobRunner(ServerClaims):
         return reply_id
 
     async def _reply_exists(self, job: Job) -> bool:
+        """Whether a reply chosen before a crash was stored, checked on the record itself.
+
+        The cache is not the truth: the race can erase a stored reply from it. The KV server
+        has no GET by id, but add-to-cache answers 404 for an id it has no record of, and puts
+        one that exists back into the cache (a second cache row if it was there, which readers
+        dedup by id). On the DO dialect a re-POST of the same id is answered "duplicate".
+        """
         recent = await self.d.client.recent(after_ms=max(0, job.message_ts_ms - 1),
                                             limit=1000, message_type="AI")
-        return any(m.id == job.reply_id or m.reply_to == job.message_id for m in recent)
+        if any(m.id == job.reply_id or m.reply_to == job.message_id for m in recent):
+            return True
+        assert job.reply_id is not None
+        try:
+            return await self.d.client.add_to_cache(job.reply_id, self.d.admin_token)
+        except CommentsRejected as exc:
+            # A site that refuses add-to-cache (a wrong token): no worse than before, the
+            # cache's answer stands, and the heal tracker will say so loudly.
+            log.warning("cannot check reply %s on the record: %s", job.reply_id, exc)
+            return False
 
     async def _generate(self, job: Job, lease: Lease, entity: Entity) -> str:
         adapter = self.d.adapters[lease.host]

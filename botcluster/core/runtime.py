@@ -132,9 +132,16 @@ class Runtime:
                            config=self.config,
                            manager=self.manager.address,  # type: ignore[union-attr]
                            log_level=bot.log_level, log_format=bot.log_format,
-                           secrets=self.secrets) for i in range(bot.workers)]
+                           secrets=self._worker_secrets()) for i in range(bot.workers)]
         self.pool = WorkerPool(args, on_death=self._worker_died)
         self.pool.start()
+
+    def _worker_secrets(self) -> dict[str, str]:
+        """Host API keys, and the admin token for the workers' record check (add-to-cache)."""
+        env = self.config.board.admin_token_env
+        if env and self.admin_token:
+            return {**self.secrets, env: self.admin_token}
+        return dict(self.secrets)
 
     def _start_http(self) -> None:
         m = self.config.metrics

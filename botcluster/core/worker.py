@@ -96,9 +96,11 @@ class Worker:
                                         timeouts=timeouts) for h in self.config.hosts}
         client = CommentsClient(self.config.api_url, dialect=bot.dialect)
         journal = Journal(bot.journal_path)
+        admin_token = self.args.secrets.get(self.config.board.admin_token_env or "")
         runner = JobRunner(RunnerDeps(config=self.config, link=link, client=client,
                                       adapters=adapters, journal=journal,
-                                      server_worker_id=self.args.worker_id))
+                                      server_worker_id=self.args.worker_id,
+                                      admin_token=admin_token))
         log.info("worker %s ready (pid %d, %d jobs at once)", self.args.worker_id,
                  os.getpid(), bot.jobs_per_worker)
         try:

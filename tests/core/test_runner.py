@@ -39,6 +39,7 @@ class Site:
         self.error = error or CommentsUnavailable("HTTP 503")
         self.failures = failures
         self.calls: list[str] = []
+        self.records: set[str] = set()  # stored ids the cache has lost (KV record keys)
 
     def _maybe_fail(self, name: str) -> None:
         self.calls.append(name)
@@ -56,6 +57,10 @@ class Site:
     async def post(self, reply: Any) -> None:
         self._maybe_fail("post")
 
+    async def add_to_cache(self, message_id: str, admin_token: str | None = None) -> bool:
+        self._maybe_fail("add_to_cache")
+        return message_id in self.records
+
     async def complete(self, mid: str) -> None:
         self._maybe_fail("complete")
 
@@ -64,7 +69,8 @@ class Site:
         return FailResult(status="failed", attempts=3)
 
 
-def _run(site: Site, tmp: Path, rounds: int = 20, **settings: float) -> Any:
+def _run(site: Site, tmp: Path, rounds: int = 20, reply_id: str | None = None,
+         **settings: float) -> Any:
     clock = Clock()
     d = dispatcher([host("h", loaded=("m1",))], clock=clock, retry_backoff_s=0, **settings)
     deps = RunnerDeps(config=SimpleNamespace(entities={"e1": entity()},  # type: ignore[arg-type]
@@ -75,6 +81,7 @@ def _run(site: Site, tmp: Path, rounds: int = 20, **settings: float) -> Any:
     runner = JobRunner(deps)
     queued = job("m1")
     queued.message = MSG
+    queued.reply_id = reply_id  # chosen (and journaled) by a worker that then crashed
     d.offer([queued])
 
     async def go() -> None:
@@ -102,6 +109,24 @@ def test_a_posted_reply_is_completed_not_posted_again_or_failed(tmp_path: Path) 
     d = _run(site, tmp_path)
     assert d.snapshot()["outcomes"] == [("e1", "replied")]
     assert site.calls.count("post") == 1 and "fail" not in site.calls
+
+
+def test_a_reply_stored_before_a_crash_but_lost_by_the_cache_is_not_posted_again(
+        tmp_path: Path) -> None:
+    site = Site()
+    site.records.add("r-1")  # the POST arrived; the cache race erased it from recent
+    d = _run(site, tmp_path, reply_id="r-1")
+    assert d.snapshot()["outcomes"] == [("e1", "replied")]
+    assert "post" not in site.calls and site.calls.count("add_to_cache") == 1
+    assert [p.reply_id for p in d.take_posted()] == ["r-1"], "tracked until it is visible"
+
+
+def test_a_reply_chosen_before_a_crash_but_never_stored_is_generated_and_posted(
+        tmp_path: Path) -> None:
+    site = Site()  # no record: the worker died before its POST arrived
+    d = _run(site, tmp_path, reply_id="r-1")
+    assert d.snapshot()["outcomes"] == [("e1", "replied")]
+    assert site.calls.count("post") == 1 and site.calls.count("add_to_cache") == 1
 
 
 def test_a_lost_claim_may_come_back_and_be_taken(tmp_path: Path) -> None:
