@@ -15,6 +15,7 @@ from botcluster.sim.errors import (
     ContextTooLong,
     Evicted,
     InsufficientMemory,
+    LoadAborted,
     ModelNotLoaded,
     RequestLost,
     UnknownModel,
@@ -26,6 +27,7 @@ from botcluster.sim.stats import HostStats
 log = logging.getLogger(__name__)
 
 STREAM_CHUNKS = 8  # a streamed reply arrives in about this many chunks
+ABORT_WINDOW_S = 1.0  # "two different models requested in the same second" (HOSTS.md)
 
 
 class SimHost:
@@ -38,6 +40,8 @@ class SimHost:
         self.instances: dict[str, Instance] = {}
         self.slots = SlotQueue(spec.slots_per_host, self.stats)
         self._changed = asyncio.Event()
+        self._loading: dict[str, tuple[str, float]] = {}  # instance id -> (model key, started)
+        self._aborted: set[str] = set()  # instance ids whose load the hazard will fail
 
     # --- state ------------------------------------------------------------------------------
 
@@ -98,11 +102,37 @@ class SimHost:
             raise
         inst = self._reserve(model, jit=jit, ttl_s=ttl_s, context_length=context_length)
         started = self.clock.now()
-        await self.clock.sleep(model.size_gb / self.spec.load_gb_per_s)
+        self._collide(inst, started)
+        self._loading[inst.id] = (model.key, started)
+        try:
+            await self.clock.sleep(model.size_gb / self.spec.load_gb_per_s)
+        finally:
+            del self._loading[inst.id]
+        if inst.id in self._aborted:
+            self._abort(inst)
         if inst.id not in self.instances:
             raise Evicted(f'model "{inst.id}" was unloaded while loading')
         self._finish_load(inst, self.clock.now() - started)
         return inst
+
+    def _collide(self, inst: Instance, started: float) -> None:
+        """The concurrent-loads hazard: a load of another model that began less than
+        ABORT_WINDOW_S ago dooms both."""
+        if not self.spec.hazards.concurrent_loads_abort:
+            return
+        for other_id, (key, other_started) in self._loading.items():
+            if key != inst.key and started - other_started < ABORT_WINDOW_S:
+                self._aborted.update((inst.id, other_id))
+
+    def _abort(self, inst: Instance) -> None:
+        self._aborted.discard(inst.id)
+        self.instances.pop(inst.id, None)
+        self.stats.load_failures += 1
+        self.stats.aborted_loads += 1
+        inst.ready.set()  # requests waiting for this instance find it gone
+        self._pulse()
+        log.debug("%s: load of %s aborted (concurrent loads)", self.spec.name, inst.id)
+        raise LoadAborted(inst.key)
 
     def _reserve(self, model: ModelSpec, *, jit: bool, ttl_s: float | None,
                  context_length: int | None) -> Instance:

@@ -67,6 +67,19 @@ class Evicted(SimError):
     outcome = "evicted"
 
 
+class LoadAborted(SimError):
+    """Two different models started loading at once and the host gave up on both (the
+    wording is ours: LM Studio's for this case is not documented)."""
+
+    status = 500
+    code = "model_load_aborted"
+    outcome = "load_aborted"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f'Failed to load model "{key}": the load was aborted because another '
+                         f"model started loading at the same time")
+
+
 class RequestLost(SimError):
     """The first request after a load vanished (the connection closes without a reply)."""
 

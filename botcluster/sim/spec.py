@@ -36,6 +36,8 @@ class HazardSpec:
     jit_duplicate_instance: bool = False  # concurrent JIT requests load a second instance key:2
     evict_running: bool = False  # auto-evict may unload a model that is still generating
     lose_first_request: bool = False  # the first request on a freshly loaded instance is lost
+    # two different models whose loads start within ABORT_WINDOW_S of each other both fail
+    concurrent_loads_abort: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ class HostStats:
     """Mutable counters; times are simulated seconds. Owned by one SimHost, one event loop."""
 
     loads: int = 0  # completed loads
-    load_failures: int = 0  # out of memory, unknown model
+    load_failures: int = 0  # out of memory, unknown model, aborted
+    aborted_loads: int = 0  # of which lost to the concurrent-loads hazard
     load_seconds: float = 0.0
     evictions: int = 0  # unloads made by auto-evict
     evicted_running: int = 0  # of which cut a running generation

@@ -173,3 +173,29 @@ def test_replies_and_faults_are_deterministic_under_a_seed() -> None:
     assert first == replies(7)
     assert first != replies(8)
     assert 500 in first and any(isinstance(r, str) for r in first)
+
+
+@pytest.mark.parametrize("hazard", [False, True])
+def test_two_models_loading_at_once_both_fail_only_with_the_hazard(hazard: bool) -> None:
+    async def scenario(cluster: SimCluster) -> None:
+        c = client(cluster)
+        await c.models.list()  # warm the client up: its first call is slow
+        results = await asyncio.gather(chat(c, "alpha"), chat(c, "beta"),
+                                       return_exceptions=True)
+        s = await stats(cluster)
+        if not hazard:
+            assert all(r.choices[0].message.content for r in results)  # type: ignore[union-attr]
+            assert s["loads"] == 2 and s["aborted_loads"] == 0
+            return
+        assert all(isinstance(r, openai.APIStatusError) and "aborted" in str(r)
+                   for r in results), results
+        assert s["aborted_loads"] == 2 and s["loads"] == 0 and s["instances"] == []
+        # one load at a time, as the router sequences them, works
+        assert (await chat(c, "alpha")).choices[0].message.content
+        assert (await chat(c, "beta")).choices[0].message.content
+        await c.close()
+        assert (await stats(cluster))["loads"] == 2
+
+    # the hazard's window is one simulated second: 200 ms here, beyond any client stall
+    run([host(slots_per_host=2, hazards={"concurrent_loads_abort": hazard})], scenario,
+        time_scale=0.2)
