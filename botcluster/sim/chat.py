@@ -64,11 +64,14 @@ async def parse(request: Request) -> dict[str, Any]:
 
 
 async def chat_completions(request: Request, srv: HostServer,
-                           force_model: str | None = None) -> Response:
+                           force_model: str | None = None, v0: bool = False) -> Response:
     """Handle one chat completion; every outcome is counted in the host's stats.
 
     `force_model`: serve this model whatever the request names (llama-server does that).
+    `v0`: LM Studio's /api/v0 endpoint, whose whole (non-streamed) answer adds `stats` and
+    `model_info`.
     """
+    arrived = srv.clock.now()
     try:
         body = await parse(request)
         if force_model is not None:
@@ -96,6 +99,7 @@ async def chat_completions(request: Request, srv: HostServer,
     words = reply_words(rng, inst.key, srv.spec.name, n_tokens)
     drop_after = max(1, n_tokens // 2) if fault == "drop" else None
     reply = Reply(srv, inst.key, inst.id, body, n_prompt, words, drop_after)
+    reply.v0_since = arrived if v0 else None
     if body.get("stream"):
         return StreamingResponse(reply.stream(), media_type="text/event-stream")
     return await reply.whole()
@@ -120,6 +124,8 @@ class Reply:
         self.drop_after = drop_after
         self.id = f"chatcmpl-sim-{srv.next_id()}"
         self.created = int(srv.clock.now())
+        self.v0_since: float | None = None  # arrival time, for LM Studio's v0 `stats`
+        self.first_token_at = 0.0
 
     def _tokens(self) -> AsyncIterator[int]:
         inst = self.srv.engine.instances.get(self.instance_id)
@@ -130,7 +136,7 @@ class Reply:
     async def whole(self) -> Response:
         try:
             async for _ in self._tokens():
-                pass
+                self.first_token_at = self.first_token_at or self.srv.clock.now()
         except RequestLost:
             self.srv.stats.outcome("lost")
             return DroppedResponse()
@@ -141,7 +147,24 @@ class Reply:
             self.srv.stats.outcome("fault_drop")
             return DroppedResponse(b'{"id": "' + self.id.encode() + b'", "choices": [')
         self.srv.stats.outcome("ok")
-        return JSONResponse(self.completion())
+        body = self.completion()
+        if self.v0_since is not None:
+            body.update(self._v0_extras(self.v0_since))
+        return JSONResponse(body)
+
+    def _v0_extras(self, since: float) -> dict[str, Any]:
+        """`stats` and `model_info` as LM Studio's /api/v0 adds them (simulated seconds)."""
+        now = self.srv.clock.now()
+        first = self.first_token_at or now
+        generation = max(now - first, 1e-9)
+        inst = self.srv.engine.instances.get(self.instance_id)
+        stop = ("maxPredictedTokensReached" if self._finish_reason() == "length"
+                else "eosFound")
+        return {"stats": {"tokens_per_second": round(len(self.words) / generation, 2),
+                          "time_to_first_token": round(first - since, 3),
+                          "generation_time": round(generation, 3), "stop_reason": stop},
+                "model_info": {"quant": self.model.partition("@")[2].upper() or None,
+                               "context_length": inst.context_length if inst else None}}
 
     def _finish_reason(self) -> str:
         max_tokens = self.body.get("max_tokens")

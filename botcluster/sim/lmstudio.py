@@ -107,13 +107,16 @@ def routes(srv: HostServer) -> list[Route]:
     async def chat(request: Request) -> Response:
         return await chat_completions(request, srv)
 
+    async def chat_v0(request: Request) -> Response:
+        return await chat_completions(request, srv, v0=True)
+
     return [
         Route("/v1/models", v1_models), Route("/api/v0/models", v0_models),
         Route("/api/v0/models/{model:path}", v0_model), Route("/api/v1/models", v1_models_native),
         Route("/api/v1/models/load", load, methods=["POST"]),
         Route("/api/v1/models/unload", unload, methods=["POST"]),
         Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/api/v0/chat/completions", chat, methods=["POST"]),
+        Route("/api/v0/chat/completions", chat_v0, methods=["POST"]),
     ]
 
 

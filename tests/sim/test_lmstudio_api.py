@@ -83,6 +83,26 @@ def test_chat_with_openai_client_non_streaming_and_streaming() -> None:
     run([host()], scenario)
 
 
+def test_v0_chat_adds_lm_studio_stats_and_model_info() -> None:
+    async def scenario(cluster: SimCluster) -> None:
+        body = {"model": "beta", "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 40}
+        r = await post(cluster, "/api/v0/chat/completions", body)
+        assert r.status_code == 200
+        reply = r.json()
+        stats, info = reply["stats"], reply["model_info"]
+        assert info["context_length"] == 2048 and info["quant"] is None
+        n = reply["usage"]["completion_tokens"]
+        # a JIT load of 4 s and a 0.5 s ttft come first (host clock: a stall only adds)
+        assert stats["time_to_first_token"] >= 4.5
+        assert stats["generation_time"] > 0 and stats["tokens_per_second"] > 0
+        assert stats["stop_reason"] == ("maxPredictedTokensReached" if n == 40 else "eosFound")
+        v1 = await post(cluster, "/v1/chat/completions", body)
+        assert "stats" not in v1.json(), "the OpenAI-compatible endpoint stays plain"
+
+    run([host(models=[model("alpha"), model("beta", context_length=2048)])], scenario)
+
+
 def test_unknown_model_is_an_lm_studio_error() -> None:
     async def scenario(cluster: SimCluster) -> None:
         c = client(cluster)
