@@ -52,9 +52,14 @@ class ReleaseResult:
 
 class Dispatcher(LeaseDeaths, DispatcherOutlook):
     def __init__(self, settings: DispatcherSettings, hosts: Iterable[HostView],
-                 entities: dict[str, Entity], clock: Callable[[], float] = time.time) -> None:
+                 entities: dict[str, Entity], clock: Callable[[], float] = time.time,
+                 lease_clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
-        self.clock = clock
+        self.clock = clock  # enqueue times, ageing, rate limits, host backoff: wall time
+        # Lease deadlines and worker heartbeats only measure intervals: a monotonic clock, so
+        # that a wall-clock step (NTP, a suspended VM) neither expires every lease at once
+        # nor makes every worker look hung.
+        self.lease_clock = lease_clock
         self.store = JobStore()
         self.hosts: dict[str, HostView] = {h.name: h for h in hosts}
         self.entities = entities
@@ -116,7 +121,7 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook):
                     # and a lease granted now would be kept alive by its replacement's
                     # heartbeats (same worker id) without anyone running the job.
                     return None
-                self.worker_seen[worker_id] = self.clock()
+                self.worker_seen[worker_id] = self.lease_clock()
                 claim = self._try_claim(worker_id, pid)
                 if claim is not None:
                     return claim
@@ -127,7 +132,7 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook):
 
     def _try_claim(self, worker_id: str, pid: int = 0) -> Claim | None:
         now = self.clock()
-        self._expire(now)
+        self._expire()
         self.store.promote(now)
         choice = pick(self.store, list(self.hosts.values()), now, self._runnable_head)
         if choice is None:
@@ -152,7 +157,8 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook):
         ready_since = max(job.enqueued_at, job.not_before)
         lease = Lease(lease_id=uuid.uuid4().hex, message_id=job.message_id,
                       worker_id=worker_id, host=host_name, model=job.model,
-                      deadline=now + self.settings.lease_s, load=load, evict=evict,
+                      deadline=self.lease_clock() + self.settings.lease_s,
+                      load=load, evict=evict,
                       context_length=host.loaded.get(job.model, 0),
                       granted_at=now, waited_s=max(0.0, now - ready_since), pid=pid)
         self.store.mark_claimed(job)
@@ -176,7 +182,7 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook):
     def heartbeat(self, worker_id: str, pid: int = 0) -> int:
         """The worker is alive: extend all its leases. Returns how many it holds."""
         with self._cond:
-            now = self.clock()
+            now = self.lease_clock()
             self.worker_seen[worker_id] = now
             self.booted.add(pid)
             mine = [lid for lid, lease in self.leases.items() if lease.worker_id == worker_id

@@ -26,6 +26,7 @@ class LeaseDeaths:
     # Provided by Dispatcher (annotations only: nothing here shadows its methods).
     _cond: threading.Condition
     clock: Callable[[], float]
+    lease_clock: Callable[[], float]
     settings: DispatcherSettings
     store: JobStore
     hosts: dict[str, HostView]
@@ -50,7 +51,8 @@ class LeaseDeaths:
             self.worker_seen.pop(worker_id, None)
             return len(lost)
 
-    def _expire(self, now: float) -> None:
+    def _expire(self) -> None:
+        now = self.lease_clock()
         for lease in [le for le in self.leases.values() if le.deadline <= now]:
             self._reclaim(lease, "lease expired")
 
@@ -73,11 +75,11 @@ class LeaseDeaths:
         self._requeue(job, 0.0)
 
     def _until_next_event(self) -> float:
-        now = self.clock()
-        times = [le.deadline for le in self.leases.values()]
+        now, mono = self.clock(), self.lease_clock()
+        times = [h.down_until for h in self.hosts.values() if not h.up]
         nxt = self.store.next_deferred_at()
         if nxt is not None:
             times.append(nxt)
-        times.extend(h.down_until for h in self.hosts.values() if not h.up)
         future = [t - now for t in times if t > now]
+        future += [le.deadline - mono for le in self.leases.values() if le.deadline > mono]
         return max(0.01, min([1.0, *future]))

@@ -27,6 +27,7 @@ class DispatcherOutlook:
     # Provided by Dispatcher.
     _cond: threading.Condition
     clock: Callable[[], float]
+    lease_clock: Callable[[], float]
     hosts: dict[str, HostView]
     store: JobStore
     leases: dict[str, Lease]
@@ -40,7 +41,7 @@ class DispatcherOutlook:
     outcomes: list[tuple[str, Outcome]]
     waits: list[tuple[str, float]]
     busy: list[tuple[str, float]]
-    _expire: Callable[[float], None]  # provided by Dispatcher (via LeaseDeaths)
+    _expire: Callable[[], None]  # provided by Dispatcher (via LeaseDeaths)
 
     # --- hosts --------------------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ class DispatcherOutlook:
 
     def stale_workers(self, older_than_s: float) -> list[str]:
         with self._cond:
-            limit = self.clock() - older_than_s
+            limit = self.lease_clock() - older_than_s
             return [w for w, t in self.worker_seen.items() if t < limit]
 
     def holding(self, message_ids: list[str]) -> set[str]:
@@ -115,7 +116,7 @@ class DispatcherOutlook:
     def live_workers(self, within_s: float) -> int:
         """Workers heard from in the last `within_s` seconds."""
         with self._cond:
-            limit = self.clock() - within_s
+            limit = self.lease_clock() - within_s
             return sum(1 for t in self.worker_seen.values() if t >= limit)
 
     def idle(self) -> bool:
@@ -132,7 +133,7 @@ class DispatcherOutlook:
         """A picklable picture of queue and hosts (for `botcluster status`)."""
         with self._cond:
             now = self.clock()
-            self._expire(now)
+            self._expire()
             self.store.promote(now)
             return {"time": now, "queue": self.store.counts(),
                     "oldest": self.store.oldest_waiting(), "reclaimed": self.reclaimed,

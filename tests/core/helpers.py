@@ -35,8 +35,9 @@ def host(name: str, slots: int = 1, loaded: tuple[str, ...] = (), memory_gb: flo
 def dispatcher(hosts: list[HostView], entities: list[Entity] | None = None,
                clock: Clock | None = None, **settings: float) -> Dispatcher:
     ents = entities or [entity()]
+    clock = clock or Clock()
     return Dispatcher(DispatcherSettings(**settings),  # type: ignore[arg-type]
-                      hosts, {e.id: e for e in ents}, clock=clock or Clock())
+                      hosts, {e.id: e for e in ents}, clock=clock, lease_clock=clock)
 
 
 def job(mid: str, model: str = "m1", entity_id: str = "e1", priority: int = 50,

@@ -332,3 +332,24 @@ def test_a_late_claim_of_a_dead_worker_is_not_kept_alive_by_its_replacement() ->
         d.heartbeat("w1", pid=222)  # the replacement, same worker id
     again = d.claim("w1", pid=222)
     assert again is not None and again.job.message_id == "j1", "the late lease expired"
+
+
+def test_a_wall_clock_step_expires_no_lease_and_hangs_no_worker() -> None:
+    from botcluster.core.dispatcher import Dispatcher, DispatcherSettings
+
+    wall, mono = Clock(), Clock(now=50.0)
+    d = Dispatcher(DispatcherSettings(lease_s=30), [host("h", slots=2, loaded=("m1",))],
+                   {"e1": entity()}, clock=wall, lease_clock=mono)
+    d.offer([job("j1"), job("j2")])
+    first = d.claim("w1")
+    d.heartbeat("w1")
+    wall.advance(3600)  # NTP steps the wall clock an hour forward
+    second = d.claim("w2")
+    assert first is not None and second is not None
+    assert second.job.message_id == "j2", "j1's lease survived the step"
+    assert d.stale_workers(older_than_s=30) == [] and d.reclaimed == 0
+    mono.advance(31)  # real time passes without a heartbeat: now the leases expire
+    assert sorted(d.stale_workers(older_than_s=30)) == ["w1", "w2"]
+    d.offer([])
+    again = d.claim("w3")
+    assert again is not None and d.reclaimed == 2
