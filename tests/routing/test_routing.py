@@ -159,7 +159,7 @@ def test_a_dead_host_gets_no_traffic_until_it_recovers(tmp_path: Path) -> None:
     """A host that goes down costs at most one failed request (or the state poll finds it
     first); every message meanwhile is answered by the other host, and none reaches the dead
     one while it is down. Once it is back, the state poll marks it up and it serves again."""
-    down_s = 12.0
+    down_s = 8.0
     specs = [Host(f"sim-{i}", (Model(A, loaded=True),)) for i in range(2)]
     with sim_cluster(tmp_path, cluster_text(*specs)) as hosts:
         bot = write_bot(tmp_path, hosts, workers=1, jobs=4, entities={"e1": A})
