@@ -80,6 +80,11 @@ heal_pending = Gauge(
     PREFIX + "heal_pending", "Posted replies not yet seen in the server's recent cache.",
     multiprocess_mode="livemostrecent",
 )
+heal_oldest_pending = Gauge(
+    PREFIX + "heal_oldest_pending_timestamp_seconds",
+    "When the oldest reply not yet seen in the recent cache was posted; 0 when none is.",
+    multiprocess_mode="livemostrecent",
+)
 cache_misses = Counter(
     PREFIX + "cache_misses", "Verifications that did not find a posted message.", ["kind"]
 )

@@ -164,19 +164,25 @@ def overview_rows() -> list[Row]:
         Panel("Heals pending", "timeseries",
               [Target(f"sum(botcluster_heal_pending{{{JOB}}})", "pending")],
               "Posted replies not yet seen in the site's recent cache. A few in flight is "
-              "normal; a floor that never returns to 0 is not.", width=8),
+              "normal; a floor that never returns to 0 is not.", width=6),
+        Panel("Oldest unverified reply age", "timeseries",
+              [Target("max(time() - (botcluster_heal_oldest_pending_timestamp_seconds"
+                      f"{{{JOB}}} > 0)) or vector(0)", "oldest unverified reply")],
+              "Seconds since the oldest reply not yet seen in the recent cache was posted; 0 "
+              "when every reply is visible. Alert: BotclusterHealsPendingTooLong (20 min).",
+              width=6, unit="s"),
         Panel("Cache misses and heals per minute", "timeseries", [
             Target(f"sum by (kind) (rate(botcluster_cache_misses_total{{{JOB}}}[{RATE}])) * 60",
                    "miss {{kind}}"),
             Target(f"sum by (outcome) (rate(botcluster_heals_total{{{JOB}}}[{RATE}])) * 60",
                    "heal {{outcome}}"),
         ], "Verifications that did not find a posted reply, and add-to-cache calls by "
-           "outcome.", width=8),
+           "outcome.", width=6),
         Panel("Cache misses per reply", "timeseries",
               [Target(f"sum(rate(botcluster_cache_misses_total{{{JOB}}}[{RATE}])) / "
                       f'sum(rate(botcluster_jobs_total{{{JOB}, outcome="replied"}}[{RATE}]))',
                       "misses per reply")],
-              "Alert: BotclusterCacheMissRatioHigh (0.5 over 15 min).", width=8),
+              "Alert: BotclusterCacheMissRatioHigh (0.5 over 15 min).", width=6),
     ])
     pool = Row("Workers and polling", [
         Panel("Workers alive and restarts", "timeseries", [

@@ -4,7 +4,8 @@ The KV server loses cache writes under load (CONTRACT.md): a reply can be stored
 Each `verify()` reads the recent cache once for all pending replies; a reply seen once is done.
 Missing ones are healed with add-to-cache one at a time (concurrent heals race each other on
 the real server), with exponential backoff per reply and no give-up: they stay pending, and
-visible in `botcluster_heal_pending`, until they are seen.
+visible in `botcluster_heal_pending` (and the oldest one's age through
+`botcluster_heal_oldest_pending_timestamp_seconds`), until they are seen.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ class HealTracker:
 
     def track(self, posted: PostedReply) -> None:
         self.pending.setdefault(posted.reply_id, posted)
+        self._publish()
+
+    def _publish(self) -> None:
         metrics.heal_pending.set(len(self.pending))
+        oldest = min((p.posted_at for p in self.pending.values()), default=0.0)
+        metrics.heal_oldest_pending.set(oldest)
 
     def restore(self, events: list[dict[str, Any]]) -> None:
         """Pick up replies a previous run posted but never saw (from the journal)."""
@@ -67,7 +73,7 @@ class HealTracker:
         for posted in missing:  # sequenced: concurrent heals erase each other on the server
             if self.clock() >= posted.next_heal_at:
                 await self._heal(posted)
-        metrics.heal_pending.set(len(self.pending))
+        self._publish()
 
     async def _seen(self, posted: PostedReply) -> None:
         metrics.heal_seconds.observe(max(0.0, self.clock() - posted.posted_at))

@@ -47,6 +47,7 @@ class MetricsPublisher:
         for r in metrics.SKIP_REASONS:
             metrics.skipped_messages.labels(r)
         metrics.heal_pending.set(0)
+        metrics.heal_oldest_pending.set(0)
         metrics.queue_oldest_job_timestamp.set(0)
         metrics.workers_alive.set(0)
         metrics.claims_reclaimed.inc(0)

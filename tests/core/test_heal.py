@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from botcluster.comments import CommentsClient, Reply, new_message_id
 from botcluster.config.model import HealConfig
@@ -16,6 +17,10 @@ from botcluster.core.journal import Journal, JournalState
 from tests.support.procs import botcluster_cmd, free_port, running
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def _oldest_pending() -> float | None:
+    return REGISTRY.get_sample_value("botcluster_heal_oldest_pending_timestamp_seconds")
 
 
 async def _burst_then_heal(url: str, journal_path: Path) -> tuple[int, int, int]:
@@ -28,14 +33,17 @@ async def _burst_then_heal(url: str, journal_path: Path) -> tuple[int, int, int]
     lost = sum(r.id not in visible for r in replies)
     journal = Journal(journal_path)
     heal = HealTracker(client, journal, HealConfig(initial_backoff_s=0.05, max_backoff_s=0.2))
-    for r in replies:
-        heal.track(PostedReply(reply_id=r.id, message_id=r.reply_to, posted_at=time.time()))
+    posted_at = time.time() - 30
+    for i, r in enumerate(replies):
+        heal.track(PostedReply(reply_id=r.id, message_id=r.reply_to, posted_at=posted_at + i))
+    assert _oldest_pending() == posted_at, "the oldest unverified reply, for the alert"
     rounds = 0
     while heal.pending and rounds < 200:
         await heal.verify()
         rounds += 1
         await asyncio.sleep(0.05)
     await journal.aclose()
+    assert _oldest_pending() == 0, "nothing left unverified"
     final = {m.id for m in await client.recent(limit=1000)}
     await client.aclose()
     return lost, sum(r.id in final for r in replies), heal.healed
