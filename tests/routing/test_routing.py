@@ -79,6 +79,24 @@ def test_two_requests_for_an_unloaded_model_cause_one_load(tmp_path: Path) -> No
     assert all(set(s["requests"]) <= {"ok"} for s in stats), stats
 
 
+def test_loads_of_two_models_on_one_host_are_sequenced(tmp_path: Path) -> None:
+    """HOSTS.md: two different models requested in the same second can abort both loads, so
+    the router sequences loads on a host. The simulated host has that hazard switched on; two
+    messages for two unloaded models at once cause two loads, one after the other."""
+    host = Host("sim-0", (Model(A, loaded=True), Model(B), Model(C)), load_gb_per_s=4.0,
+                options={"hazards": "{ concurrent_loads_abort = true }"})
+    with sim_cluster(tmp_path, cluster_text(host)) as hosts:
+        bot = write_bot(tmp_path, hosts, workers=1, jobs=4, entities={"eb": B, "ec": C})
+        with bot_running(bot, tmp_path / "bot.log"):
+            ids = [post(bot, "for-b", "eb"), post(bot, "for-c", "ec")]
+            exactly_one_reply_each(bot, ids)
+            assert metric(bot, "botcluster_model_loads_total", outcome="ok") == 2
+        stats = sim_stats(hosts["sim-0"])
+    assert stats["aborted_loads"] == 0 and stats["load_failures"] == 0
+    assert stats["model_loads"] == {B: 1, C: 1}
+    assert stats["requests"] == {"ok": 2}
+
+
 def test_eviction_never_hits_a_busy_model(tmp_path: Path) -> None:
     """A load that needs room evicts an idle model, never the one that is generating, even
     when the busy one is the least recently used. The long generation is not cut."""
