@@ -9,7 +9,13 @@
 from botcluster.comments.client import CommentsClient
 from botcluster.comments.dialect import AUTO, DIALECTS, DO, KV, KV_LEGACY
 from botcluster.comments.http import Backoff
-from botcluster.comments.message import FailResult, Message, Reply, new_message_id
+from botcluster.comments.message import (
+    FailResult,
+    Message,
+    Reply,
+    message_id_time,
+    new_message_id,
+)
 
 __all__ = [
     "AUTO",
@@ -22,5 +28,6 @@ __all__ = [
     "FailResult",
     "Message",
     "Reply",
+    "message_id_time",
     "new_message_id",
 ]

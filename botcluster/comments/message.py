@@ -80,6 +80,14 @@ class FailResult:
     attempts: int
 
 
+def message_id_time(message_id: str) -> float | None:
+    """The seconds a site-style id was made at (its 13-digit ms prefix), or None."""
+    head, sep, _ = message_id.partition("-")
+    if not sep or len(head) != 13 or not head.isdigit():
+        return None
+    return int(head) / 1000
+
+
 def new_message_id(now_ms: int, rng: random.Random | None = None) -> str:
     """A site-style id, `{13-digit ms}-{9 base36 chars}`, e.g. `1761571872625-2qa6p4o4k`."""
     if not 0 <= now_ms < 10**13:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from botcluster import metrics
-from botcluster.comments import CommentsClient, Message, Reply, new_message_id
+from botcluster.comments import CommentsClient, Message, Reply, message_id_time, new_message_id
 from botcluster.config.model import Config, Entity
 from botcluster.core.jobs import Claim, Job, Lease, Outcome, PostedReply
 from botcluster.core.journal import Journal
@@ -101,7 +101,8 @@ class JobRunner(ServerClaims):
             # Posting again would overwrite the stored reply with another text under the same
             # id; the heal tracker makes the first one visible if the cache lost it.
             log.info("reply %s for %s already posted; completing", job.reply_id, job.message_id)
-            await self._finish(job, lease, "replied", self._posted(job, job.reply_id))
+            posted = self._posted(job, job.reply_id, recovered=True)
+            await self._finish(job, lease, "replied", posted)
             return "replied"
         reply_id = job.reply_id or await self._choose_reply_id(job, lease)
         raw = await self._generate(job, lease, entity)
@@ -264,9 +265,15 @@ class JobRunner(ServerClaims):
                  lease.host, job.model)
         return posted
 
-    def _posted(self, job: Job, reply_id: str) -> PostedReply:
-        return PostedReply(reply_id=reply_id, message_id=job.message_id,
-                           posted_at=self.d.clock(), entity=job.entity)
+    def _posted(self, job: Job, reply_id: str, recovered: bool = False) -> PostedReply:
+        """`recovered`: posted by an earlier attempt, maybe long ago. Verification reads the
+        cache from a little before `posted_at`, so that must not be later than the reply's
+        timestamp: the id's time is a lower bound (chosen before the generation and POST)."""
+        at = self.d.clock()
+        if recovered:
+            at = min(at, message_id_time(reply_id) or job.message_ts_ms / 1000 or at)
+        return PostedReply(reply_id=reply_id, message_id=job.message_id, posted_at=at,
+                           entity=job.entity)
 
     async def _finish(self, job: Job, lease: Lease, outcome: Outcome,
                       posted: PostedReply | None = None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from botcluster.comments import Message
+from botcluster.comments import Message, new_message_id
 from botcluster.comments.message import FailResult
 from botcluster.config.model import Entity
 from botcluster.core.job_runner import JobRunner, RunnerDeps
@@ -113,12 +113,16 @@ def test_a_posted_reply_is_completed_not_posted_again_or_failed(tmp_path: Path) 
 
 def test_a_reply_stored_before_a_crash_but_lost_by_the_cache_is_not_posted_again(
         tmp_path: Path) -> None:
+    reply_id = new_message_id(999_990_000)  # chosen 10 s before the Clock's start
     site = Site()
-    site.records.add("r-1")  # the POST arrived; the cache race erased it from recent
-    d = _run(site, tmp_path, reply_id="r-1")
+    site.records.add(reply_id)  # the POST arrived; the cache race erased it from recent
+    d = _run(site, tmp_path, reply_id=reply_id)
     assert d.snapshot()["outcomes"] == [("e1", "replied")]
     assert "post" not in site.calls and site.calls.count("add_to_cache") == 1
-    assert [p.reply_id for p in d.take_posted()] == ["r-1"], "tracked until it is visible"
+    [posted] = d.take_posted()
+    assert posted.reply_id == reply_id, "tracked until it is visible"
+    # verification reads the cache from before posted_at: no later than the reply's time
+    assert posted.posted_at == 999_990.0
 
 
 def test_a_reply_chosen_before_a_crash_but_never_stored_is_generated_and_posted(
