@@ -125,7 +125,6 @@ class Reply:
         self.id = f"chatcmpl-sim-{srv.next_id()}"
         self.created = int(srv.clock.now())
         self.v0_since: float | None = None  # arrival time, for LM Studio's v0 `stats`
-        self.first_token_at = 0.0
 
     def _tokens(self) -> AsyncIterator[int]:
         inst = self.srv.engine.instances.get(self.instance_id)
@@ -136,7 +135,7 @@ class Reply:
     async def whole(self) -> Response:
         try:
             async for _ in self._tokens():
-                self.first_token_at = self.first_token_at or self.srv.clock.now()
+                pass
         except RequestLost:
             self.srv.stats.outcome("lost")
             return DroppedResponse()
@@ -153,15 +152,19 @@ class Reply:
         return JSONResponse(body)
 
     def _v0_extras(self, since: float) -> dict[str, Any]:
-        """`stats` and `model_info` as LM Studio's /api/v0 adds them (simulated seconds)."""
-        now = self.srv.clock.now()
-        first = self.first_token_at or now
-        generation = max(now - first, 1e-9)
+        """`stats` and `model_info` as LM Studio's /api/v0 adds them (simulated seconds).
+
+        The host generates at its spec's rate, so the generation took n / tokens_per_s, and
+        the rest since arrival (a JIT load, a wait for a slot, ttft) came before the first
+        token."""
+        total = self.srv.clock.now() - since
+        rate = self.srv.spec.tokens_per_s
+        generation = len(self.words) / rate
         inst = self.srv.engine.instances.get(self.instance_id)
         stop = ("maxPredictedTokensReached" if self._finish_reason() == "length"
                 else "eosFound")
-        return {"stats": {"tokens_per_second": round(len(self.words) / generation, 2),
-                          "time_to_first_token": round(first - since, 3),
+        return {"stats": {"tokens_per_second": round(rate, 2),
+                          "time_to_first_token": round(max(0.0, total - generation), 3),
                           "generation_time": round(generation, 3), "stop_reason": stop},
                 "model_info": {"quant": self.model.partition("@")[2].upper() or None,
                                "context_length": inst.context_length if inst else None}}

@@ -40,8 +40,7 @@ class SimHost:
         self.instances: dict[str, Instance] = {}
         self.slots = SlotQueue(spec.slots_per_host, self.stats)
         self._changed = asyncio.Event()
-        self._loading: dict[str, tuple[str, float]] = {}  # instance id -> (model key, started)
-        self._aborted: set[str] = set()  # instance ids whose load the hazard will fail
+        self._loading: list[tuple[Instance, float]] = []  # loads under way, with start times
 
     # --- state ------------------------------------------------------------------------------
 
@@ -103,15 +102,16 @@ class SimHost:
         inst = self._reserve(model, jit=jit, ttl_s=ttl_s, context_length=context_length)
         started = self.clock.now()
         self._collide(inst, started)
-        self._loading[inst.id] = (model.key, started)
+        entry = (inst, started)
+        self._loading.append(entry)
         try:
             await self.clock.sleep(model.size_gb / self.spec.load_gb_per_s)
         finally:
-            del self._loading[inst.id]
-        if inst.id in self._aborted:
-            self._abort(inst)
-        if inst.id not in self.instances:
+            self._loading.remove(entry)
+        if self.instances.get(inst.id) is not inst:
             raise Evicted(f'model "{inst.id}" was unloaded while loading')
+        if inst.doomed:
+            self._abort(inst)
         self._finish_load(inst, self.clock.now() - started)
         return inst
 
@@ -120,13 +120,12 @@ class SimHost:
         ABORT_WINDOW_S ago dooms both."""
         if not self.spec.hazards.concurrent_loads_abort:
             return
-        for other_id, (key, other_started) in self._loading.items():
-            if key != inst.key and started - other_started < ABORT_WINDOW_S:
-                self._aborted.update((inst.id, other_id))
+        for other, other_started in self._loading:
+            if other.key != inst.key and started - other_started < ABORT_WINDOW_S:
+                inst.doomed = other.doomed = True
 
     def _abort(self, inst: Instance) -> None:
-        self._aborted.discard(inst.id)
-        self.instances.pop(inst.id, None)
+        del self.instances[inst.id]
         self.stats.load_failures += 1
         self.stats.aborted_loads += 1
         inst.ready.set()  # requests waiting for this instance find it gone

@@ -34,6 +34,7 @@ class Instance:
     active: int = 0
     running: set[asyncio.Task[object]] = field(default_factory=set)  # generating on it now
     unloaded: bool = False
+    doomed: bool = False  # its load collided with another model's (concurrent_loads_abort)
 
     @property
     def key(self) -> str:
