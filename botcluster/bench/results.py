@@ -66,17 +66,19 @@ def summarize(requests: Sequence[Request], done_s: dict[int, float], bound_s: fl
 
 
 def by_priority(requests: Sequence[Request], done_s: dict[int, float]) -> dict[str, Any]:
-    """p50/p95 latency per priority, when the workload mixes priorities: what urgency bought."""
-    groups: dict[int, list[float]] = {}
+    """p50/p95 latency per priority (0 counts as 50, as on the site), when the workload mixes
+    priorities: what urgency bought. `n` counts the requests, `lost` those never replied."""
+    groups: dict[int, list[Request]] = {}
     for r in requests:
-        if r.index in done_s:
-            groups.setdefault(r.priority, []).append(done_s[r.index] - r.t)
+        groups.setdefault(r.priority or 50, []).append(r)
     if len(groups) < 2:
         return {}
-    return {"latency_by_priority_s": {
-        str(p): {"n": len(v), "p50": _round(percentile(v, 0.50)),
-                 "p95": _round(percentile(v, 0.95))}
-        for p, v in sorted(groups.items(), reverse=True)}}
+    out = {}
+    for p, reqs in sorted(groups.items(), reverse=True):
+        lat = [done_s[r.index] - r.t for r in reqs if r.index in done_s]
+        out[str(p)] = {"n": len(reqs), "lost": len(reqs) - len(lat),
+                       "p50": _round(percentile(lat, 0.50)), "p95": _round(percentile(lat, 0.95))}
+    return {"latency_by_priority_s": out}
 
 
 def _round(x: float | None, digits: int = 1) -> float | None:

@@ -31,12 +31,13 @@ def test_report_and_table_show_skipped_strategies() -> None:
 
 
 def test_latency_is_split_by_priority_when_the_workload_mixes_them() -> None:
+    # priority 0 counts as 50, as on the site; request 3 is never answered
     reqs = [Request(t=0.0, entity="e", model="m", prompt_tokens=1, max_tokens=5,
-                    priority=80 if i == 2 else 50, index=i) for i in range(3)]
+                    priority=(50, 0, 80, 50)[i], index=i) for i in range(4)]
     r = summarize(reqs, {0: 4.0, 1: 6.0, 2: 1.0}, bound_s=5.0)
     split = r.extra["latency_by_priority_s"]
     assert list(split) == ["80", "50"]  # urgent first
-    assert split["80"] == {"n": 1, "p50": 1.0, "p95": 1.0}
-    assert split["50"]["n"] == 2 and split["50"]["p50"] == 5.0
+    assert split["80"] == {"n": 1, "lost": 0, "p50": 1.0, "p95": 1.0}
+    assert split["50"]["n"] == 3 and split["50"]["lost"] == 1 and split["50"]["p50"] == 5.0
     flat = summarize(reqs[:2], {0: 4.0, 1: 6.0}, bound_s=5.0)
     assert flat.extra == {}
