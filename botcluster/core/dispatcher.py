@@ -231,8 +231,10 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook):
             return lease_id in self.leases
 
     def note(self, lease_id: str, *, reply_id: str | None = None,
-             server_claimed: bool | None = None, reply_posted: bool | None = None) -> bool:
-        """Record progress that must survive the worker: reply id, server claim, posted."""
+             server_claimed: bool | None = None, reply_posted: bool | None = None,
+             post_attempted: bool | None = None) -> bool:
+        """Record progress that must survive the worker: reply id, server claim, a POST begun,
+        posted."""
         with self._cond:
             lease = self.leases.get(lease_id)
             job = self.store.jobs.get(lease.message_id) if lease else None
@@ -244,6 +246,8 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook):
                 job.server_claimed = server_claimed
             if reply_posted is not None:
                 job.reply_posted = reply_posted
+            if post_attempted is not None:
+                job.post_attempted = post_attempted
             return True
 
     def load_finished(self, lease_id: str, ok: bool, context_length: int = 0,

@@ -97,7 +97,8 @@ class JobRunner(ServerClaims):
         entity = self.d.config.entities[job.entity]
         if not await self._server_claim(job, lease):
             return "lost_claim"
-        if job.reply_id and (job.reply_posted or await self._reply_exists(job)):
+        if job.reply_id and (job.reply_posted
+                             or (job.post_attempted and await self._reply_exists(job))):
             # Posting again would overwrite the stored reply with another text under the same
             # id; the heal tracker makes the first one visible if the cache lost it.
             log.info("reply %s for %s already posted; completing", job.reply_id, job.message_id)
@@ -253,6 +254,9 @@ class JobRunner(ServerClaims):
             now = self.d.clock()
         reply = Reply(id=reply_id, text=text, timestamp=timestamp, username=username,
                       color=color, reply_to=job.message_id)
+        if not job.post_attempted:  # from here a crash leaves the reply maybe stored
+            await self.d.link.note(lease.lease_id, post_attempted=True)
+            job.post_attempted = True
         await self.d.client.post(reply)
         await self.d.link.note(lease.lease_id, reply_posted=True)
         posted = self._posted(job, reply_id)

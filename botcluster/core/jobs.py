@@ -33,6 +33,9 @@ class Job:
     reply_id: str | None = None  # chosen before the first POST, kept across retries
     server_claimed: bool = False  # this bot already holds the claim on the server
     reply_posted: bool = False  # the server acknowledged the reply's POST (never post again)
+    # A POST of reply_id may have reached the server: a worker began one, or a restart found
+    # the id in the journal. Only then is the record checked before generating again.
+    post_attempted: bool = False
     last_error: str = ""
     not_before: float = 0.0  # retry backoff or rate-limit deferral (wall clock)
 

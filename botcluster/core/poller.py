@@ -121,7 +121,8 @@ class Poller:
         return Job(message_id=m.id, entity=entity.id, model=model, priority=m.priority,
                    enqueued_at=now, message=m, message_ts_ms=m.timestamp, reply_id=reply_id,
                    server_claimed=m.id in self.journal.claimed,
-                   reply_posted=reply_id is not None and reply_id in self.journal.posted)
+                   reply_posted=reply_id is not None and reply_id in self.journal.posted,
+                   post_attempted=reply_id is not None)
 
     def _servable(self, model: str) -> bool:
         return any(not h.models or model in h.models or model in h.name_map

@@ -17,7 +17,7 @@ from botcluster.config.model import Entity
 from botcluster.core.job_runner import JobRunner, RunnerDeps
 from botcluster.core.journal import Journal
 from botcluster.core.link import DispatcherLink
-from botcluster.errors import ClaimLost, CommentsUnavailable
+from botcluster.errors import ClaimLost, CommentsUnavailable, HostDown
 from botcluster.hosts.adapters import ChatResult
 from tests.core.helpers import Clock, dispatcher, entity, host, job
 
@@ -70,18 +70,20 @@ class Site:
 
 
 def _run(site: Site, tmp: Path, rounds: int = 20, reply_id: str | None = None,
-         **settings: float) -> Any:
+         llm: Host | None = None, **settings: float) -> Any:
     clock = Clock()
     d = dispatcher([host("h", loaded=("m1",))], clock=clock, retry_backoff_s=0, **settings)
     deps = RunnerDeps(config=SimpleNamespace(entities={"e1": entity()},  # type: ignore[arg-type]
                                              bot=SimpleNamespace(worker_id="bot")),
                       link=DispatcherLink(d), client=site,  # type: ignore[arg-type]
-                      adapters={"h": Host()},  # type: ignore[dict-item]
+                      adapters={"h": llm or Host()},  # type: ignore[dict-item]
                       journal=Journal(tmp / "j.jsonl"), server_worker_id="bot-w0", clock=clock)
     runner = JobRunner(deps)
     queued = job("m1")
     queued.message = MSG
-    queued.reply_id = reply_id  # chosen (and journaled) by a worker that then crashed
+    # chosen (and journaled) by a worker that then crashed: as the poller restores it
+    queued.reply_id = reply_id
+    queued.post_attempted = reply_id is not None
     d.offer([queued])
 
     async def go() -> None:
@@ -131,6 +133,25 @@ def test_a_reply_chosen_before_a_crash_but_never_stored_is_generated_and_posted(
     d = _run(site, tmp_path, reply_id="r-1")
     assert d.snapshot()["outcomes"] == [("e1", "replied")]
     assert site.calls.count("post") == 1 and site.calls.count("add_to_cache") == 1
+
+
+def test_a_retry_that_never_began_a_post_does_not_ask_the_site_for_its_reply(
+        tmp_path: Path) -> None:
+    class DownOnce(Host):
+        calls = 0
+
+        async def chat(self, model: str, messages: Any, params: Any) -> ChatResult:
+            DownOnce.calls += 1
+            if DownOnce.calls == 1:
+                raise HostDown("h", "connection refused")
+            return await super().chat(model, messages, params)
+
+    site = Site(post=1)  # and the first POST fails: the retry after it must check the record
+    d = _run(site, tmp_path, llm=DownOnce())
+    assert d.snapshot()["outcomes"] == [("e1", "replied")]
+    # attempt 1: host down, no POST begun, no check; attempt 2: POST fails; attempt 3: the
+    # record is checked (404 here) and the reply posted under the same id
+    assert site.calls.count("add_to_cache") == 1 and site.calls.count("post") == 2
 
 
 def test_a_lost_claim_may_come_back_and_be_taken(tmp_path: Path) -> None:
