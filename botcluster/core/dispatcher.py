@@ -11,7 +11,6 @@ and takes and returns plain picklable data.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from botcluster.core.jobs import Claim, Job, Lease, Outcome, PostedReply
 from botcluster.core.jobstore import JobStore
 from botcluster.core.leases import LeaseDeaths
 from botcluster.core.outlook import DispatcherOutlook
+from botcluster.core.progress import WorkerProgress
 from botcluster.core.ratelimit import RateLimiter
 from botcluster.core.scheduler import pick
 
@@ -50,7 +50,7 @@ class ReleaseResult:
     attempts: int
 
 
-class Dispatcher(LeaseDeaths, DispatcherOutlook):
+class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
     def __init__(self, settings: DispatcherSettings, hosts: Iterable[HostView],
                  entities: dict[str, Entity], clock: Callable[[], float] = time.time,
                  lease_clock: Callable[[], float] = time.monotonic) -> None:
@@ -190,65 +190,6 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook):
             for lid in mine:
                 self.leases[lid] = replace(self.leases[lid], deadline=now + self.settings.lease_s)
             return len(mine)
-
-    def reply_id_for(self, message_id: str, proposal: str) -> str:
-        """The message's reply id: the one already chosen, else `proposal`, kept from now on.
-
-        Keyed by message, not lease, so that a worker whose lease expired while it worked and
-        the worker that took the job over can never choose two ids (two visible replies).
-        """
-        with self._cond:
-            job = self.store.jobs.get(message_id)
-            if job is None:
-                return proposal
-            if job.reply_id is None:
-                job.reply_id = proposal
-            return job.reply_id
-
-    def unforget(self, message_id: str) -> None:
-        """A dead letter's /fail did not reach the server: let the message be taken again."""
-        with self._cond:
-            self.store.unforget(message_id)
-
-    def post_permit(self, entity_id: str) -> float:
-        """The time (unix seconds, whole milliseconds) at which a reply of the entity may be
-        posted; that post is reserved. The reply carries it as its timestamp.
-
-        Permits are handed out in order and exactly spaced, so posts for one entity keep their
-        spacing whatever the generations before them took.
-        """
-        with self._cond:
-            now = self.clock()
-            limiter = self.post_limiters.get(entity_id)
-            if limiter is None:
-                return now
-            at = math.ceil(limiter.next_allowed(now) * 1000) / 1000
-            limiter.reserve(at)
-            return at
-
-    def holds(self, lease_id: str) -> bool:
-        with self._cond:
-            return lease_id in self.leases
-
-    def note(self, lease_id: str, *, reply_id: str | None = None,
-             server_claimed: bool | None = None, reply_posted: bool | None = None,
-             post_attempted: bool | None = None) -> bool:
-        """Record progress that must survive the worker: reply id, server claim, a POST begun,
-        posted."""
-        with self._cond:
-            lease = self.leases.get(lease_id)
-            job = self.store.jobs.get(lease.message_id) if lease else None
-            if job is None:
-                return False
-            if reply_id is not None:
-                job.reply_id = reply_id
-            if server_claimed is not None:
-                job.server_claimed = server_claimed
-            if reply_posted is not None:
-                job.reply_posted = reply_posted
-            if post_attempted is not None:
-                job.post_attempted = post_attempted
-            return True
 
     def load_finished(self, lease_id: str, ok: bool, context_length: int = 0,
                       out_of_memory: bool = False) -> None:
