@@ -266,6 +266,16 @@ class Bot:
                 self.scrape()
             stop(self.proc)
 
+    @contextlib.contextmanager
+    def serving(self, workers: int, log_chars: int = 3000) -> Iterator[Bot]:
+        """Started for the block; then stopped, whatever happened, and its log's tail printed."""
+        try:
+            self.start(workers=workers)
+            yield self
+        finally:
+            self.stop()
+            print(tail(self.log, log_chars))
+
 
 def metric(text: str, name: str, labels: str = "") -> float:
     """The value of one sample in a Prometheus text scrape (0 when absent)."""
@@ -306,3 +316,13 @@ def stress_cmd(api_url: str, json_path: Path, *, messages: int, entities: Sequen
 def read_report(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def run_stress(api_url: str, json_path: Path, *, timeout: float,
+               **kw: Any) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`botcluster stress` (see stress_cmd) run to its end; prints its report, returns the
+    finished process and the JSON report."""
+    result = subprocess.run(stress_cmd(api_url, json_path, **kw), capture_output=True,
+                            text=True, timeout=timeout)
+    print(result.stdout)
+    return result, read_report(json_path)

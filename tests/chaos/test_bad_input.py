@@ -5,7 +5,6 @@ the middle so that it is not JSON."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,20 +25,12 @@ def test_bad_records_are_counted_and_skipped_good_ones_answered(tmp_path: Path) 
             bad_server(board.url) as api:
         bot = h.Bot.configured(tmp_path, api, sim.urls, HOSTS, ENTITIES,
                                workers=2, jobs_per_worker=2)
-        out = tmp_path / "stress.json"
-        try:
-            bot.start(workers=2)
-            result = subprocess.run(
-                h.stress_cmd(board.url, out, messages=12, entities=[ENTITIES[0].id],
-                             deadline=60, spread=3.0), capture_output=True, text=True,
-                timeout=90)
-            print(result.stdout)
-            report = h.read_report(out)
+        with bot.serving(workers=2):
+            result, report = h.run_stress(
+                board.url, tmp_path / "stress.json", messages=12, entities=[ENTITIES[0].id],
+                deadline=60, spread=3.0, timeout=90)
             metrics = bot.scrape()
             alive = bot.proc is not None and bot.proc.poll() is None
-        finally:
-            bot.stop()
-            print(h.tail(bot.log, 3000))
     assert alive, "the bot must not crash on bad input"
     assert report["replied_once"] == 12, (report["missing"], report["duplicated"])
     assert result.returncode == 0

@@ -6,7 +6,6 @@ must be visible exactly once, and the run must show that the race really happene
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,19 +22,12 @@ ENTITIES = (h.EntitySpec("emotional-intelligence", "EmotionalGuide", "guide@q4")
 def test_29_at_once_with_the_cache_race_all_visible_exactly_once(tmp_path: Path) -> None:
     with h.board(tmp_path, "--cache-race") as board, h.sim(tmp_path, HOSTS) as sim:
         bot = h.Bot.configured(tmp_path, board.url, sim.urls, HOSTS, ENTITIES)
-        try:
-            bot.start(workers=3)
-            out = tmp_path / "stress.json"
-            result = subprocess.run(
-                h.stress_cmd(board.url, out, messages=29, entities=[e.id for e in ENTITIES],
-                             deadline=90, sim_ports=sim.ports_file),
-                capture_output=True, text=True, timeout=120)
-            print(result.stdout)
-            report = h.read_report(out)
+        with bot.serving(workers=3, log_chars=6000):
+            result, report = h.run_stress(
+                board.url, tmp_path / "stress.json", messages=29,
+                entities=[e.id for e in ENTITIES], deadline=90, sim_ports=sim.ports_file,
+                timeout=120)
             stored = board.records()
-        finally:
-            bot.stop()
-            print(h.tail(bot.log))
     assert report["replied_once"] == 29, report
     assert result.returncode == 0
     assert not report["duplicated"] and not report["missing"]

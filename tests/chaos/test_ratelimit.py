@@ -4,7 +4,6 @@ limits require (CONTRACT.md: a rate-limited message was once skipped and never a
 from __future__ import annotations
 
 import itertools
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,19 +23,11 @@ def test_ten_messages_in_two_seconds_all_answered_and_spaced(tmp_path: Path) -> 
     with h.board(tmp_path) as board, h.sim(tmp_path, HOSTS) as sim:
         bot = h.Bot.configured(tmp_path, board.url, sim.urls, HOSTS, ENTITIES,
                                workers=2, jobs_per_worker=4)
-        out = tmp_path / "stress.json"
-        try:
-            bot.start(workers=2)
-            result = subprocess.run(
-                h.stress_cmd(board.url, out, messages=10, entities=[ENTITIES[0].id],
-                             deadline=90, spread=2.0), capture_output=True, text=True,
-                timeout=120)
-            print(result.stdout)
-            report = h.read_report(out)
+        with bot.serving(workers=2):
+            result, report = h.run_stress(
+                board.url, tmp_path / "stress.json", messages=10, entities=[ENTITIES[0].id],
+                deadline=90, spread=2.0, timeout=120)
             stored = board.records()
-        finally:
-            bot.stop()
-            print(h.tail(bot.log, 3000))
     assert report["replied_once"] == 10, (report["missing"], report["duplicated"])
     assert result.returncode == 0
     # whole milliseconds, as stored: float seconds could make an exact 1000 ms gap 0.9999
