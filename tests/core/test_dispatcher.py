@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from botcluster.core.dispatcher import Dispatcher, DispatcherSettings
 from tests.core.helpers import Clock, dispatcher, entity, host, job
 
 
@@ -200,31 +201,29 @@ def test_a_long_queue_gets_a_second_replica() -> None:
     assert second.lease.load
 
 
+def _room_for_one_model() -> Dispatcher:
+    """One slot, m1 loaded, and memory for m1 or m2 but not both: m2 needs a swap."""
+    return dispatcher([host("h", slots=1, loaded=("m1",), memory_gb=10,
+                            sizes={"m1": 10, "m2": 10})],
+                      entities=[entity("e1", "m1"), entity("e2", "m2")])
+
+
 def test_a_hit_goes_ahead_of_a_slightly_better_job_that_needs_a_swap() -> None:
-    clock = Clock()
-    d = dispatcher([host("h", slots=1, loaded=("m1",), memory_gb=10,
-                         sizes={"m1": 10, "m2": 10})],
-                   entities=[entity("e1", "m1"), entity("e2", "m2")], clock=clock)
+    d = _room_for_one_model()
     d.offer([job("swap", "m2", "e2", priority=60), job("hit", "m1", priority=50)])
     c = d.claim("w")
     assert c is not None and c.job.message_id == "hit"
 
 
 def test_a_much_better_job_may_force_the_swap() -> None:
-    clock = Clock()
-    d = dispatcher([host("h", slots=1, loaded=("m1",), memory_gb=10,
-                         sizes={"m1": 10, "m2": 10})],
-                   entities=[entity("e1", "m1"), entity("e2", "m2")], clock=clock)
+    d = _room_for_one_model()
     d.offer([job("swap", "m2", "e2", priority=95), job("hit", "m1", priority=50)])
     c = d.claim("w")
     assert c is not None and c.job.message_id == "swap" and c.lease.evict == ("m1",)
 
 
 def test_an_urgent_job_waits_rather_than_evict_a_model_with_queued_work() -> None:
-    clock = Clock()
-    d = dispatcher([host("h", slots=1, loaded=("m1",), memory_gb=10,
-                         sizes={"m1": 10, "m2": 10})],
-                   entities=[entity("e1", "m1"), entity("e2", "m2")], clock=clock)
+    d = _room_for_one_model()
     # 80 against 50: enough to load ahead of a hit, not to throw m1's queued job away
     d.offer([job("urgent", "m2", "e2", priority=80), job("hit", "m1", priority=50)])
     c = d.claim("w")
@@ -335,8 +334,6 @@ def test_a_late_claim_of_a_dead_worker_is_not_kept_alive_by_its_replacement() ->
 
 
 def test_a_wall_clock_step_expires_no_lease_and_hangs_no_worker() -> None:
-    from botcluster.core.dispatcher import Dispatcher, DispatcherSettings
-
     wall, mono = Clock(), Clock(now=50.0)
     d = Dispatcher(DispatcherSettings(lease_s=30), [host("h", slots=2, loaded=("m1",))],
                    {"e1": entity()}, clock=wall, lease_clock=mono)
