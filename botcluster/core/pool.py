@@ -92,7 +92,9 @@ class WorkerPool:
             proc.join(0)
             code, pid = proc.exitcode, proc.pid or 0
             slot.process = None
-            log.warning("worker %s (pid %d) exited with %s", slot.args.worker_id, pid, code)
+            # A worker that leaves cleanly during a drain did what it was asked: not a warning.
+            level = logging.INFO if self.draining and code == 0 else logging.WARNING
+            log.log(level, "worker %s (pid %d) exited with %s", slot.args.worker_id, pid, code)
             self.on_death(slot.args.worker_id, pid)
             if self.draining:
                 continue

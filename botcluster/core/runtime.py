@@ -225,7 +225,8 @@ class Runtime:
         """Called from reap(): leases back to the queue at once; drop its live gauges."""
         with contextlib.suppress(Exception):
             n = self.dispatcher.worker_died(worker_id)
-            log.warning("worker %s died holding %d lease(s); requeued", worker_id, n)
+            if n:
+                log.warning("worker %s died holding %d lease(s); requeued", worker_id, n)
         if pid:
             mark_process_dead(pid)
         if self.pool is not None:

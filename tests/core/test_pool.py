@@ -110,3 +110,28 @@ def test_stopping_a_worker_that_just_died_is_not_an_error() -> None:
     pool.kill_stuck(["w0"])
     pool.kill_stuck(["w0"])
     pool.stop(1.0)
+
+
+def exits_cleanly(args: WorkerArgs) -> None:
+    os._exit(0)
+
+
+def test_a_worker_leaving_cleanly_in_a_drain_is_no_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    pool = WorkerPool(_args(1), on_death=lambda w, pid: None, target=exits_cleanly)
+    pool.start()
+    _wait_dead(pool)
+    with caplog.at_level("INFO", logger="botcluster.core.pool"):
+        pool.reap(draining=True)
+    exits = [r for r in caplog.records if "exited with 0" in r.getMessage()]
+    assert [r.levelname for r in exits] == ["INFO"]
+
+
+def test_a_worker_dying_outside_a_drain_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    pool = WorkerPool(_args(1), on_death=lambda w, pid: None, target=dies_at_once)
+    pool.start()
+    _wait_dead(pool)
+    with caplog.at_level("INFO", logger="botcluster.core.pool"):
+        pool.reap(draining=False)
+    exits = [r for r in caplog.records if "exited with 1" in r.getMessage()]
+    assert [r.levelname for r in exits] == ["WARNING"]
