@@ -56,9 +56,9 @@ class ManagerDied(BotclusterError):
 
 
 class Runtime:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, lock: BotLock | None = None) -> None:
         self.config = config
-        self.lock = BotLock(config.bot.journal_path, config.api_url)
+        self.lock = lock or BotLock.for_config(config)  # the CLI takes it before anything else
         self.board = EmbeddedBoard(config) if config.embedded_board else None
         self.local_hosts = [LocalHostProcess(h) for h in config.hosts if h.local is not None]
         self.secrets = {h.api_key_env: v for h in config.hosts
