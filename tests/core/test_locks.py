@@ -180,3 +180,28 @@ def test_lock_false_lets_a_second_bot_serve_the_site_but_never_share_a_journal(
             BotLock(tmp_path / "a" / "journal.jsonl", "http://other.example", site=False).acquire()
     finally:
         first.release()
+
+
+def test_bot_lock_false_in_the_config_drops_only_the_site_lock(no_xdg: Path,
+                                                                tmp_path: Path) -> None:
+    from botcluster.config import load
+
+    def config(name: str, lock: str) -> Path:
+        path = tmp_path / name / "servers.toml"
+        path.parent.mkdir()
+        path.write_text(f'[bot]\napi_url = "{SITE}"\nlock = {lock}\n'
+                        '[[hosts]]\nname = "h"\nurl = "http://127.0.0.1:9"\nkind = "lmstudio"\n'
+                        'slots = 1\n[[entities]]\nid = "e1"\nusername = "E1"\nbaseModel = "m"\n')
+        return path
+
+    first = BotLock.for_config(load(config("a", "true")))
+    first.acquire()
+    try:
+        with pytest.raises(LockHeld):
+            BotLock.for_config(load(config("b", "true"))).acquire()
+        unlocked = BotLock.for_config(load(config("c", "false")))
+        unlocked.acquire()
+        assert site_lock_path(SITE) not in unlocked.paths
+        unlocked.release()
+    finally:
+        first.release()
