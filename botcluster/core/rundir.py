@@ -33,8 +33,12 @@ def runtime_dir() -> Path:
 @contextlib.contextmanager
 def private_dir(path: Path) -> Iterator[int]:
     """A descriptor of `path`, a directory only we can use; created 0700 if missing."""
-    with contextlib.suppress(FileExistsError):
+    try:
         os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass  # checked below, through a descriptor that cannot be swapped under us
+    except OSError as exc:
+        raise UnsafePath(f"cannot create {path}: {exc.strerror or exc}") from None
     try:
         fd = os.open(path, _DIR_FLAGS)
     except OSError as exc:

@@ -205,3 +205,10 @@ def test_bot_lock_false_in_the_config_drops_only_the_site_lock(no_xdg: Path,
         unlocked.release()
     finally:
         first.release()
+
+
+def test_a_missing_xdg_runtime_dir_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "gone"))
+    with pytest.raises(UnsafePath, match=r"cannot create .*gone/botcluster"):
+        BotLock(tmp_path / "journal.jsonl", SITE).acquire()
