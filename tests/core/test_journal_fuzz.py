@@ -166,7 +166,7 @@ def test_recovery_never_raises_and_says_what_it_skipped(
     assert first.heal_skipped == 0, "nothing bad gets past the journal to heal"
     if first.state.skipped:
         assert any(f"skipped {first.state.skipped} line(s)" in w for w in warnings.lines)
-        kept = path.with_name(path.name + ".skipped").read_bytes().splitlines()
+        kept = path.with_name(path.name + ".skipped").read_bytes().split(b"\n")[:-1]
         assert len(kept) == min(first.state.skipped, 100)
     again = Recovered(cfg).run()
     assert again.state.skipped == 0, "the compacted journal replays cleanly"
