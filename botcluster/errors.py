@@ -98,6 +98,11 @@ class LockHeld(BotclusterError):
     """Another botcluster instance already serves this site with this journal."""
 
 
+class UnsafePath(BotclusterError):
+    """A runtime directory or file is not ours alone (a symlink, someone else's, or open to
+    others): using it would let another local user redirect or empty what the bot writes."""
+
+
 class JournalError(BotclusterError):
     """The journal could not be read or written."""
 

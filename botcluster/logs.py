@@ -36,6 +36,11 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
 
 
+def registered_secrets() -> tuple[str, ...]:
+    """Every value registered in this process, for a child process to register in turn."""
+    return tuple(sorted(_secrets))
+
+
 def clear_secrets() -> None:
     """Forget every registered secret (for tests)."""
     _secrets.clear()

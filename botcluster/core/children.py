@@ -36,11 +36,14 @@ class EmbeddedBoard:
             if e.enabled:
                 self.cmd += ["--entity", f"{e.id}={e.username}"]
         self.token_env = b.admin_token_env
+        self.host_key_envs = {h.api_key_env for h in config.hosts if h.api_key_env}
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 30.0) -> None:
-        env = dict(os.environ)
+        """Start the board without the hosts' API keys in its environment (it never calls a
+        host; a crash report or a debug page of it must have no key to show)."""
+        env = {k: v for k, v in os.environ.items() if k not in self.host_key_envs}
         if self.token_env and self.token_env in os.environ:
             env["BOTCLUSTER_BOARD_TOKEN"] = os.environ[self.token_env]
         self.proc = subprocess.Popen(self.cmd, env=env, start_new_session=True)

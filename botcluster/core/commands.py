@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
-from botcluster.errors import ConfigError
+from botcluster.errors import BotclusterError, ConfigError
 
 CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default="servers.toml",
     envvar="BOTCLUSTER_CONFIG", show_default=True, help="The servers.toml to use.")
 EXIT_CONFIG = 2
+EXIT_HALTED = 1  # as the supervisor's (core/supervisor.py)
 
 
 def _overrides(**opts: Any) -> dict[str, Any]:
@@ -68,15 +69,31 @@ def start(config_path: Path, api_url: str | None, metrics_port: str | None,
     overrides = _overrides(api_url=api_url, metrics_port=metrics_port, log_level=log_level,
                            log_format=log_format)
     config = load_config(config_path, overrides)
+    from botcluster.core.locks import BotLock
     from botcluster.core.metrics_http import prepare_dir
     from botcluster.logs import setup_logging
 
     setup_logging(config.bot.log_level, config.bot.log_format)
-    prepare_dir(config.metrics.multiproc_dir)  # before anything imports prometheus_client
+    lock = BotLock.for_config(config)
+    try:
+        lock.acquire()  # first: the metrics directory may be a running bot's
+        # Before anything imports prometheus_client.
+        metrics_dir = prepare_dir(config.metrics.multiproc_dir, config.source)
+    except ConfigError as exc:
+        lock.release()
+        click.echo(f"config error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except BotclusterError as exc:
+        click.echo(f"halting: {exc}", err=True)
+        sys.exit(EXIT_HALTED)
     from botcluster.core.runtime import Runtime
     from botcluster.core.supervisor import run_supervisor
 
-    sys.exit(run_supervisor(config, Runtime(config), burst))
+    try:
+        code = run_supervisor(config, Runtime(config, lock), burst)
+    finally:
+        metrics_dir.remove()
+    sys.exit(code)
 
 
 @click.command()

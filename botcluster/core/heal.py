@@ -20,6 +20,7 @@ from botcluster.comments import CommentsClient
 from botcluster.config.model import HealConfig
 from botcluster.core.jobs import PostedReply
 from botcluster.core.journal import Journal
+from botcluster.core.journal_records import BadRecord, check
 from botcluster.errors import CommentsError
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,26 @@ class HealTracker:
         oldest = min((p.posted_at for p in self.pending.values()), default=0.0)
         metrics.heal_oldest_pending.set(oldest)
 
-    def restore(self, events: list[dict[str, Any]]) -> None:
-        """Pick up replies a previous run posted but never saw (from the journal)."""
-        for ev in events:
+    def restore(self, events: list[dict[str, Any]]) -> int:
+        """Pick up replies a previous run posted but never saw (from the journal).
+
+        An event that is not a well-formed `posted` record is skipped and logged, never
+        raised: it would fail again at every start. Returns how many were skipped.
+        """
+        skipped = 0
+        for raw in events:
+            try:
+                ev = check(raw)
+                if ev["e"] != "posted":
+                    raise BadRecord("unknown_event", f"{ev['e']} is not a posted event")
+            except BadRecord as exc:
+                skipped += 1
+                log.warning("journal: skipping posted record %.200r: %s", raw, exc)
+                continue
             self.track(PostedReply(reply_id=ev["r"], message_id=ev["m"],
-                                   posted_at=float(ev.get("t", self.clock())),
-                                   entity=str(ev.get("n", ""))))
+                                   posted_at=ev.get("t", self.clock()),
+                                   entity=ev.get("n", "")))
+        return skipped
 
     async def verify(self) -> None:
         if not self.pending:

@@ -10,140 +10,180 @@ line, so lines from different processes never interleave). Events:
     {"e": "seen",    "r"}                                       the reply is visible in the cache
     {"e": "queued",  "m", "msg": message fields}                the poller queued this message
 
-`JournalState.read` folds a file into what a restarted bot needs; a torn last line (a crash in
-the middle of a write) is skipped. `compact` rewrites the file with only live state.
+`JournalState.read` (core/journal_state.py) folds a file into what a restarted bot needs,
+skipping and counting the lines it cannot replay. `compact` rewrites the file with only live
+state: at start, and during the run whenever the supervisor's journal passes a size threshold.
+
+Compacting while other processes append: every append holds a shared flock on the journal file
+and checks, under it, that its descriptor still is the file at `path` (else it reopens);
+`compact` holds the exclusive flock on the file it reads until the rewritten file has replaced
+it. So no append can land in a file that has just been replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiofiles
 from aiofiles.threadpool.binary import AsyncFileIO
 
+from botcluster.core.journal_records import bound_context
+from botcluster.core.journal_state import REMEMBER_DONE, JournalState
 from botcluster.errors import JournalError
+
+if TYPE_CHECKING:
+    from botcluster.config.model import Config
 
 log = logging.getLogger(__name__)
 
-REMEMBER_DONE = 50_000  # answered ids kept across restarts for dedup (bounded)
+# Compact during the run once the file passes this size, or twice its size after the last
+# compaction if that is more (so compacting stays linear in what was appended).
+COMPACT_BYTES = 16 * 1024 * 1024
+
+__all__ = ["COMPACT_BYTES", "REMEMBER_DONE", "Journal", "JournalState", "compact"]
 
 
-@dataclass
-class JournalState:
-    reply_ids: dict[str, str] = field(default_factory=dict)  # message -> reply id
-    claimed: set[str] = field(default_factory=set)
-    posted: dict[str, dict[str, Any]] = field(default_factory=dict)  # reply id -> event
-    done: OrderedDict[str, str] = field(default_factory=OrderedDict)  # message -> outcome
-    # message -> its fields, for messages queued and not done: the KV server lists pending
-    # messages only while they sit in its 200-message cache, so after a crash the journal may
-    # be the only place a queued (or claimed) message can still be found.
-    queued: dict[str, dict[str, Any]] = field(default_factory=dict)
-    torn: int = 0
-
-    @classmethod
-    def read(cls, path: Path) -> JournalState:
-        state = cls()
-        if not path.exists():
-            return state
-        with path.open("rb") as f:
-            for raw in f:
-                try:
-                    event = json.loads(raw)
-                    state.apply(event)
-                except (ValueError, KeyError, TypeError):
-                    state.torn += 1
-        if state.torn:
-            log.warning("journal %s: skipped %d unreadable line(s)", path, state.torn)
-        return state
-
-    def apply(self, ev: dict[str, Any]) -> None:
-        kind = ev["e"]
-        if kind == "reply":
-            self.reply_ids[ev["m"]] = ev["r"]
-        elif kind == "claimed":
-            self.claimed.add(ev["m"])
-        elif kind == "posted":
-            self.posted[ev["r"]] = ev
-        elif kind == "queued":
-            if ev["m"] not in self.done:
-                self.queued[ev["m"]] = dict(ev["msg"])
-        elif kind == "done" and ev.get("o") == "returned":
-            # Given back to the server at a drain: no longer claimed, but not answered either,
-            # so the next start must queue it again (and keep its reply id, if one was chosen).
-            self.claimed.discard(ev["m"])
-        elif kind == "done":
-            self.done[ev["m"]] = ev.get("o", "")
-            self.queued.pop(ev["m"], None)
-            self.done.move_to_end(ev["m"])
-            self.reply_ids.pop(ev["m"], None)
-            self.claimed.discard(ev["m"])
-            while len(self.done) > REMEMBER_DONE:
-                self.done.popitem(last=False)
-        elif kind == "seen":
-            self.posted.pop(ev["r"], None)
-
-    def live_events(self) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = [{"e": "done", "m": m, "o": o}
-                                        for m, o in self.done.items()]
-        events += [{"e": "queued", "m": m, "msg": msg} for m, msg in self.queued.items()]
-        events += [{"e": "reply", "m": m, "r": r} for m, r in self.reply_ids.items()]
-        events += [{"e": "claimed", "m": m} for m in sorted(self.claimed)]
-        events += list(self.posted.values())
-        return events
-
-
-def compact(path: Path) -> JournalState:
-    """Rewrite the journal with only live state (atomically: temp file, fsync, rename)."""
-    state = JournalState.read(path)
+def compact(path: Path, keep_context: int | None = None) -> JournalState:
+    """Rewrite the journal with only live state (atomically: temp file, fsync, rename), under
+    the exclusive lock. Lines it could not replay go to `<journal>.skipped`, not away."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("wb") as f:
-        for ev in state.live_events():
-            f.write(_line(ev))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd = _lock_current(path, fcntl.LOCK_EX)
+    try:
+        with open(fd, "rb", closefd=False) as f:
+            state = JournalState.from_lines(f, str(path))
+        if state.skipped_lines:
+            _keep_skipped(path, state.skipped_lines)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with tmp.open("wb") as f:
+            for ev in state.live_events():
+                f.write(_line(bound_context(ev, keep_context)))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        os.close(fd)  # drops the lock: waiting appenders find the new file
     return state
 
 
-class Journal:
-    """An async appender for one process. `durable=True` fsyncs before returning."""
+def _keep_skipped(path: Path, lines: list[bytes]) -> None:
+    kept = path.with_name(path.name + ".skipped")
+    with kept.open("ab") as f:
+        f.write(b"".join(line + b"\n" for line in lines))
+    log.warning("journal %s: the skipped line(s) are kept in %s", path, kept)
 
-    def __init__(self, path: Path) -> None:
+
+class Journal:
+    """An async appender for one process. `durable=True` fsyncs before returning.
+
+    `keep_context`: a `queued` event keeps only that many context lines (the prompt uses at
+    most an entity's `nom` lines). `compact_bytes`: compact once the file is that large.
+    """
+
+    def __init__(self, path: Path, *, keep_context: int | None = None,
+                 compact_bytes: int | None = None) -> None:
         self.path = path
+        self.keep_context = keep_context
+        self.compact_bytes = compact_bytes
+        self.compactions = 0
+        self._compact_at = compact_bytes
         self._file: AsyncFileIO | None = None
         self._lock = asyncio.Lock()
 
+    @classmethod
+    def for_supervisor(cls, config: Config) -> Journal:
+        # One line more than the largest `nom`: the site may repeat the human line last, and
+        # the prompt drops that copy before taking `nom` lines (prompt.context_window).
+        keep = max((e.nom for e in config.entities.values()), default=0) + 1
+        return cls(config.bot.journal_path, keep_context=keep, compact_bytes=COMPACT_BYTES)
+
     async def append(self, event: dict[str, Any], durable: bool = False) -> None:
+        line = _line(bound_context(event, self.keep_context))
         async with self._lock:
             try:
-                f = self._file
-                if f is None:
-                    f = self._file = await self._open()
-                await f.write(_line(event))
-                if durable:
-                    await asyncio.to_thread(os.fsync, f.fileno())
+                f = await self._locked()
+                try:
+                    await f.write(line)
+                    if durable:
+                        await asyncio.to_thread(os.fsync, f.fileno())
+                    size = os.fstat(f.fileno()).st_size
+                finally:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
             except OSError as exc:
                 raise JournalError(f"{self.path}: {exc}") from exc
+            if self._compact_at is not None and size >= self._compact_at:
+                await self._compact(size)
 
-    async def _open(self) -> AsyncFileIO:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = await aiofiles.open(self.path, "ab", buffering=0)
-        if await asyncio.to_thread(_ends_torn, self.path):
-            await f.write(b"\n")  # end a torn line so it does not swallow ours
-        return f
+    async def _locked(self) -> AsyncFileIO:
+        """The open journal, under the shared lock; reopened if a compaction replaced it."""
+        while True:
+            fresh = self._file is None
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = await aiofiles.open(self.path, "ab", buffering=0)
+            f = self._file
+            if await asyncio.to_thread(_lock_if_current, f.fileno(), self.path):
+                if fresh and await asyncio.to_thread(_ends_torn, self.path):
+                    await f.write(b"\n")  # end a torn line so it does not swallow ours
+                return f
+            self._file = None
+            await f.close()
+
+    async def _compact(self, size: int) -> None:
+        try:
+            await asyncio.to_thread(compact, self.path, self.keep_context)
+            after = self.path.stat().st_size
+        except OSError as exc:  # the appends still work: try again when it has doubled
+            log.warning("journal %s: compaction failed: %s", self.path, exc)
+            after = size
+        self.compactions += 1
+        self._compact_at = max(self.compact_bytes or 0, 2 * after)
+        log.info("journal %s compacted: %d -> %d bytes", self.path, size, after)
 
     async def aclose(self) -> None:
         if self._file is not None:
             await self._file.close()
             self._file = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
+
+
+def _lock_if_current(fd: int, path: Path) -> bool:
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    if _same_file(fd, path):
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
+
+
+def _lock_current(path: Path, how: int) -> int:
+    while True:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(fd, how)
+        if _same_file(fd, path):
+            return fd
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _ends_torn(path: Path) -> bool:

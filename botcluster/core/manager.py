@@ -23,6 +23,7 @@ from typing import Any
 from botcluster.config.model import Entity, LogFormat
 from botcluster.core.cluster import HostView
 from botcluster.core.dispatcher import Dispatcher, DispatcherSettings
+from botcluster.logs import registered_secrets
 
 _dispatcher: Dispatcher | None = None
 ORPHAN_CHECK_S = 0.5
@@ -30,7 +31,7 @@ ORPHAN_CHECK_S = 0.5
 
 def _init_dispatcher(settings: DispatcherSettings, hosts: list[HostView],
                      entities: dict[str, Entity], log_level: str = "INFO",
-                     log_format: LogFormat = "text") -> None:
+                     log_format: LogFormat = "text", secrets: tuple[str, ...] = ()) -> None:
     """Runs once in the manager process: build the one dispatcher it serves.
 
     The manager outlives signals sent to the whole process group (Ctrl-C, systemd's SIGTERM):
@@ -38,9 +39,11 @@ def _init_dispatcher(settings: DispatcherSettings, hosts: list[HostView],
     supervisor dies without doing so, the manager notices and exits on its own.
     """
     global _dispatcher
-    from botcluster.logs import setup_logging
+    from botcluster.logs import register_secret, setup_logging
 
     setup_logging(log_level, log_format)  # the dispatcher's lines, in the bot's format
+    for value in secrets:  # a host's error text may quote its key back
+        register_secret(value)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
@@ -94,8 +97,12 @@ class ManagerServer:
         self._init = (settings, hosts, entities, log_level, log_format)
 
     def start(self) -> Any:
-        """Start the manager process; returns a dispatcher proxy for this process."""
-        self._manager.start(initializer=_init_dispatcher, initargs=self._init)
+        """Start the manager process; returns a dispatcher proxy for this process.
+
+        The manager redacts every secret registered in this process by now (logs.py).
+        """
+        self._manager.start(initializer=_init_dispatcher,
+                            initargs=(*self._init, registered_secrets()))
         return self._manager.dispatcher()  # type: ignore[attr-defined]
 
     @property

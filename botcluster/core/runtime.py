@@ -56,9 +56,9 @@ class ManagerDied(BotclusterError):
 
 
 class Runtime:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, lock: BotLock | None = None) -> None:
         self.config = config
-        self.lock = BotLock(config.bot.journal_path, config.api_url)
+        self.lock = lock or BotLock.for_config(config)  # the CLI takes it before anything else
         self.board = EmbeddedBoard(config) if config.embedded_board else None
         self.local_hosts = [LocalHostProcess(h) for h in config.hosts if h.local is not None]
         self.secrets = {h.api_key_env: v for h in config.hosts
@@ -66,7 +66,7 @@ class Runtime:
         self.admin_token = resolve_secret(config.board.admin_token_env)
         for value in [*self.secrets.values(), self.admin_token]:
             register_secret(value)  # never in a log line, whatever logs it
-        self.journal = Journal(config.bot.journal_path)
+        self.journal = Journal.for_supervisor(config)  # bounded, compacted as it grows
         self.manager: ManagerServer | None = None
         self.dispatcher: Any = None
         self.pool: WorkerPool | None = None
@@ -84,7 +84,7 @@ class Runtime:
 
     async def start(self, say: Callable[[str], None]) -> None:
         self.lock.acquire()
-        state = compact(self.config.bot.journal_path)
+        state = compact(self.config.bot.journal_path, self.journal.keep_context)
         await asyncio.to_thread(self._start_children)
         bot = self.config.bot
         self.client = CommentsClient(self.config.api_url, dialect=bot.dialect,
