@@ -116,7 +116,7 @@ class Entity:
     nom: int = 100
     """Context size: how many earlier messages of the conversation go into the prompt."""
     default_priority: int = DEFAULT_PRIORITY
-    """The priority of messages to this entity that carry none (higher is answered first)."""
+    """Validated and not used yet: a message without a priority gets 50."""
     temperature: float | None = None
     """Sampling temperature; unset: the host's default."""
     max_tokens: int = 200

@@ -172,3 +172,24 @@ def test_the_command_writes_the_document(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60, cwd=REPO, check=True)
     assert out.stdout == ref.render()
     assert "| `poll_interval_s` | number | 3.0 |" in out.stdout
+
+
+def test_docs_entities_names_every_key_the_site_file_reader_reads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sample = REPO / "examples" / "entities.json"
+    seen: set[str] = set()
+    raw = Table._raw
+
+    def recording(self: Table, name: str) -> Any:
+        if self.source == sample and not self.key.endswith("quantizations"):  # names, not keys
+            seen.add(name)
+        return raw(self, name)
+
+    monkeypatch.setattr(Table, "_raw", recording)
+    load(REPO / "servers.example-macstudio.toml")
+    text = (REPO / "docs" / "ENTITIES.md").read_text(encoding="utf-8")
+    assert len(seen) > 30
+    named = [rf"`([\w.]*\.)?{re.escape(n)}(\.[\w.]*)?`" for n in seen]  # `a.name.b`
+    missing = sorted(n for n, pattern in zip(seen, named, strict=True)
+                     if not re.search(pattern, text))
+    assert not missing, f"docs/ENTITIES.md does not describe {missing}"
