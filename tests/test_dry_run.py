@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import importlib
 import json
 import sqlite3
 import subprocess
@@ -17,6 +18,8 @@ from types import MappingProxyType
 from typing import Any
 
 import httpx
+import openai
+import pytest
 import uvicorn
 from click.testing import CliRunner
 
@@ -30,13 +33,15 @@ from botcluster.core.demo_guard import demo_model_refusal, is_loopback_url
 from botcluster.hosts.adapters import adapter_for
 from botcluster.prompt import clean_reply
 from botcluster.sim import SimCluster, cluster_from_dict
-from tests.hosts.test_adapters import CHAT_HTTP
 from tests.support.botconfig import default_config_copy
 from tests.support.procs import LOOPBACK, botcluster_cmd, free_port
 from tests.support.simbot import bot_toml, cluster_toml
 from tests.support.site import post_human
 
 SIM_HEAD = "[simulated reply from m-a@f16 on sim-0]"
+# The chat client's HTTP package: httpx before openai 3, httpx2 from openai 3 on.
+CHAT_HTTP: Any = importlib.import_module(
+    openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0])
 
 
 @contextlib.contextmanager
@@ -80,7 +85,7 @@ def post_three(base: str) -> list[str]:
     return ids
 
 
-class Recording(CHAT_HTTP.AsyncBaseTransport):  # type: ignore[misc,name-defined]
+class Recording(CHAT_HTTP.AsyncBaseTransport):  # type: ignore[misc]
     """The chat client's real transport, keeping every completion the host sent back."""
 
     def __init__(self) -> None:
@@ -246,4 +251,16 @@ def test_a_dry_run_needs_no_allow_demo_model(tmp_path: Path, monkeypatch: Any) -
     args = ["--config", str(files.config), "--api-url", "https://saywhatwant.app"]
     assert CliRunner().invoke(start, [*args, "--dry-run"]).exit_code == 0
     assert CliRunner().invoke(start, [*args, "--dry-run", "5"]).exit_code == 0
-    assert calls == [("https://saywhatwant.app", 3), ("https://saywhatwant.app", 5)]
+    assert CliRunner().invoke(start, [*args, "--dry-run", "--limit", "4"]).exit_code == 0
+    assert [n for _, n in calls] == [3, 5, 4]
+    assert {url for url, _ in calls} == {"https://saywhatwant.app"}
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["--limit", "2"], "--limit needs --dry-run"),
+    (["--dry-run", "2", "--limit", "3"], "--dry-run 2 and --limit 3 disagree"),
+    (["--dry-run", "0"], "--dry-run 0: give a number of messages, at least 1"),
+])
+def test_dry_run_option_mistakes_are_usage_errors(args: list[str], error: str) -> None:
+    result = CliRunner().invoke(start, args)
+    assert result.exit_code == 2 and error in result.output

@@ -14,6 +14,7 @@ CONFIG_OPTION = click.option(
     "--config", "config_path", type=click.Path(path_type=Path), default="servers.toml",
     envvar="BOTCLUSTER_CONFIG", show_default=True, help="The servers.toml to use.")
 EXIT_CONFIG = 2
+BARE_DRY_RUN = -1  # what `--dry-run` without a number gives
 
 
 def _overrides(**opts: Any) -> dict[str, Any]:
@@ -59,7 +60,7 @@ def _from_environment(overrides: dict[str, Any]) -> set[str]:
               envvar="BOTCLUSTER_LOG_FORMAT", help="json: one object per line.")
 @click.option("--burst", is_flag=True,
               help="Answer what is pending, wait until every reply is visible, then exit.")
-@click.option("--dry-run", "dry_run", type=int, is_flag=False, flag_value=0,
+@click.option("--dry-run", "dry_run", type=int, is_flag=False, flag_value=BARE_DRY_RUN,
               default=None, metavar="[N]",
               help="Print the replies for the first N pending messages (default 3, or --limit)"
                    " and exit; claims, posts and completes nothing.")
@@ -105,13 +106,15 @@ def _dry_run_count(dry_run: int | None, limit: int | None) -> int | None:
         if limit is not None:
             raise click.UsageError("--limit needs --dry-run")
         return None
-    if dry_run < 0:  # 0 is what a bare --dry-run gives
-        raise click.UsageError(f"--dry-run {dry_run}: give a number of messages, at least 1")
-    if dry_run and limit is not None and limit != dry_run:
-        raise click.UsageError(f"--dry-run {dry_run} and --limit {limit} disagree; give one")
-    from botcluster.core.dryrun import DEFAULT_COUNT
+    if dry_run == BARE_DRY_RUN:
+        from botcluster.core.dryrun import DEFAULT_COUNT
 
-    return dry_run or limit or DEFAULT_COUNT
+        return limit or DEFAULT_COUNT
+    if dry_run < 1:
+        raise click.UsageError(f"--dry-run {dry_run}: give a number of messages, at least 1")
+    if limit is not None and limit != dry_run:
+        raise click.UsageError(f"--dry-run {dry_run} and --limit {limit} disagree; give one")
+    return dry_run
 
 
 @click.command()
