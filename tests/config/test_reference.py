@@ -92,7 +92,9 @@ def test_the_reference_lists_exactly_the_keys_the_loader_reads(
     (tmp_path / "site.json").write_text('{"entities": []}', encoding="utf-8")
     read = read_by_loader(write(tmp_path, FULL), monkeypatch)
     docs = documented()
-    assert set(read) == set(docs), "tables read by the loader vs documented tables"
+    assert set(read) == set(docs), (
+        f"tables read by the loader {sorted(read)} vs documented {sorted(docs)}: a new table "
+        "must be in FULL above, and a field of the model")
     for table, names in read.items():
         assert names == docs[table], (
             f"[{table or 'top level'}]: read but undocumented {sorted(names - docs[table])}, "
