@@ -149,6 +149,7 @@ def test_dry_run_prints_what_the_host_generated_and_writes_nothing(tmp_path: Pat
         assert raw.startswith(SIM_HEAD)
         assert text == clean_reply(entity, raw).text
     assert {m["id"] for m in pending["pending"]} >= set(ids)  # all still pending
+    assert "4 pending (1 for unknown or disabled entities, left alone), 2 to answer" in lines[0]
     assert "nothing is claimed, posted or completed" in lines[0]
     assert lines[-1] == "dry run done: 2 message(s), 0 failed; nothing was posted"
 

@@ -58,9 +58,12 @@ async def dry_run(config: Config, client: CommentsClient, adapters: Mapping[str,
     except CommentsError as exc:
         say(f"dry run: cannot read pending messages from {config.api_url}: {exc}")
         return EXIT_FAILED
-    chosen = [(m, e) for m in pending if (e := _entity(config, m)) is not None][:count]
-    say(f"dry run against {config.api_url}: {len(pending)} pending, {len(chosen)} to answer; "
-        "nothing is claimed, posted or completed")
+    ours = [(m, e) for m in pending if (e := _entity(config, m)) is not None]
+    chosen = ours[:count]
+    others = len(pending) - len(ours)
+    say(f"dry run against {config.api_url}: {len(pending)} pending ({others} for unknown or "
+        f"disabled entities, left alone), {len(chosen)} to answer; nothing is claimed, posted "
+        "or completed")
     states = await _host_states(adapters)
     failed = 0
     for message, entity in chosen:
