@@ -23,7 +23,7 @@ JOB_OUTCOMES = ("replied", "skipped", "failed", "dead_lettered", "lost_claim")
 QUEUE_STATES = ("ready", "deferred", "claimed")
 LLM_OUTCOMES = ("ok", "error", "timeout")
 LOAD_OUTCOMES = ("ok", "error", "oom")
-HEAL_OUTCOMES = ("ok", "error", "not_found")
+HEAL_OUTCOMES = ("ok", "error", "not_found", "absent", "beyond_window")
 POLL_OUTCOMES = ("ok", "error")
 MISS_KINDS = ("reply",)
 # The reasons of botcluster.comments.validate, the labels of skipped_messages.
