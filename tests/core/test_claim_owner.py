@@ -77,13 +77,17 @@ def test_a_crashed_bot_does_not_take_over_a_claim_of_a_bot_whose_id_shares_its_s
     assert params["claimedBy"] == f"{theirs}-w0" and params["status"] == "processing"
 
 
+@pytest.mark.parametrize("worker_id", ["bot", default_worker_id("k" * 63), "b" * 64])
 def test_a_restarted_bot_with_the_same_worker_id_takes_its_own_claim_back(
-        tmp_path: Path) -> None:
+        tmp_path: Path, worker_id: str) -> None:
+    """The board stores `claimedBy` as sent, whatever its length, as the site does
+    (CONTRACT.md): the longest id the config accepts is still recognised."""
     async def go() -> tuple[str | None, str]:
         async with in_board(tmp_path) as board:
             await board.human(MID)
-            assert await board.claim(MID, "bot-w1") == 200  # a worker killed after its claim
-            runner, d = _runner(board, tmp_path, "bot")
+            # a worker killed after its claim
+            assert await board.claim(MID, f"{worker_id}-w1") == 200
+            runner, d = _runner(board, tmp_path, worker_id)
             claim = d.claim("w")  # type: ignore[attr-defined]
             assert claim is not None
             taken = await runner._server_claim(claim.job, claim.lease)
@@ -92,7 +96,7 @@ def test_a_restarted_bot_with_the_same_worker_id_takes_its_own_claim_back(
             return ("taken" if taken else "left"), (await board.record(MID))["botParams"][
                 "claimedBy"]
 
-    assert asyncio.run(go()) == ("taken", "bot-w1")
+    assert asyncio.run(go()) == ("taken", f"{worker_id}-w1")
 
 
 def test_the_orphan_sweep_leaves_the_claims_of_a_bot_whose_id_extends_ours(
