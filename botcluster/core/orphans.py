@@ -25,6 +25,7 @@ from typing import Any
 
 from botcluster import metrics
 from botcluster.comments import CommentsClient, Message
+from botcluster.comments import dialect as dialects
 from botcluster.core.server_claims import claimed_by_bot
 from botcluster.errors import CommentsError
 
@@ -39,7 +40,7 @@ class OrphanSweeper:
                  clock: Callable[[], float] = time.time) -> None:
         """`worker_id`: the bot's (`[bot] worker_id`), whose workers claim as
         `{worker_id}-wN`. `adopt` queues messages again as this bot's own jobs (the
-        poller's `adopt`); without it orphans are only counted and logged."""
+        poller's `adopt`); without it the sweep takes nothing back."""
         self.client = client
         self.dispatcher = dispatcher
         self.worker_id = worker_id
@@ -54,6 +55,7 @@ class OrphanSweeper:
         """One pass; returns how many orphaned claims were queued again here."""
         try:
             recent = await self.client.recent(limit=1000, message_type="human")
+            dialect = await self.client.detect()
         except CommentsError as exc:
             log.warning("orphan sweep skipped: %s", exc)
             return 0
@@ -61,7 +63,7 @@ class OrphanSweeper:
                 and claimed_by_bot(m.claimed_by, self.worker_id)}
         held: set[str] = await asyncio.to_thread(self.dispatcher.holding, list(ours))
         live: set[str] = await asyncio.to_thread(self.dispatcher.live, list(held))
-        self._count_finished(held - live)
+        self._count_finished(held - live, dialect)
         now = self.clock()
         self.first_seen = {mid: self.first_seen.get(mid, now) for mid in ours if mid not in held}
         due = [ours[mid] for mid, since in self.first_seen.items()
@@ -76,15 +78,16 @@ class OrphanSweeper:
         self.adopted += added
         return added
 
-    def _count_finished(self, finished: set[str]) -> None:
+    def _count_finished(self, finished: set[str], dialect: str) -> None:
+        # On DO this is where a dead letter stays; on KV, a completion the cache lost (common
+        # under load, and harmless: the record is complete), so only DO warns.
+        level = logging.WARNING if dialect == dialects.DO else logging.INFO
         for mid in sorted(finished - self.held_finished):
-            log.warning("message %s is finished here, but the server still shows it "
-                        "processing under a worker of %s (DO: a dead letter, which that "
-                        "dialect cannot mark failed; the journal has its outcome)",
-                        mid, self.worker_id)
+            log.log(level, "message %s is finished here, but the server still shows it "
+                    "processing under a worker of %s (DO: a dead letter, which that dialect "
+                    "cannot mark failed; the journal has its outcome)", mid, self.worker_id)
         self.held_finished = finished
         metrics.finished_claims_held.set(len(finished))
-
 
 
 async def keep_claims_at_drain(dispatcher: Any, worker_id: str) -> list[str]:

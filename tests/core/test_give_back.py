@@ -164,7 +164,8 @@ def test_an_orphaned_claim_of_ours_is_taken_back_and_answered_without_spending_a
     assert record["botParams"].get("attempts", 0) == 0
 
 
-def test_a_do_dead_letter_ends_visible_and_is_not_retried_forever(tmp_path: Path) -> None:
+def test_a_do_dead_letter_ends_visible_and_is_not_retried_forever(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The DO dialect has no /fail: the dead letter stays `processing` under our worker id.
     The bot says so (journal, jobs and held-claims metrics, a log line), a sweep does not
     take it back for another round of attempts, and neither does a restart."""
@@ -203,3 +204,6 @@ def test_a_do_dead_letter_ends_visible_and_is_not_retried_forever(tmp_path: Path
     state = compact(config.bot.journal_path)
     assert state.done[mid] == "dead_lettered"
     assert REGISTRY.get_sample_value("botcluster_finished_claims_held") == 1
+    warned = [r for r in caplog.records if r.levelname == "WARNING"
+              and f"message {mid} is finished here" in r.getMessage()]
+    assert warned, "a person reading the log finds the dead letter"
