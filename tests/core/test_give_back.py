@@ -82,8 +82,9 @@ def _config(tmp: Path, worker_id: str = "bot") -> Config:
                      + BASE)
 
 
+@pytest.mark.parametrize("dialect", ["kv", "do"])
 def test_three_drains_during_one_slow_generation_leave_it_answered_once_not_failed(
-        tmp_path: Path) -> None:
+        tmp_path: Path, dialect: str) -> None:
     config = _config(tmp_path)
     mid = f"{int(time.time() * 1000)}-slow"
 
@@ -118,7 +119,7 @@ def test_three_drains_during_one_slow_generation_leave_it_answered_once_not_fail
         return await board.record(mid)
 
     async def main() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        async with in_board(tmp_path) as board:
+        async with in_board(tmp_path, dialect) as board:  # type: ignore[arg-type]
             record = await go(board)
             replies = await board.state.store.atomic(
                 lambda r: r.query("WHERE json_extract(body, '$.replyTo') = ?", mid))
@@ -127,7 +128,7 @@ def test_three_drains_during_one_slow_generation_leave_it_answered_once_not_fail
     record, replies = asyncio.run(main())
     params = record["botParams"]
     assert params["status"] == "complete", params
-    assert params["attempts"] == 0, "a drain spent the server's attempts"
+    assert params.get("attempts", 0) == 0, "a drain spent the server's attempts"
     assert len(replies) == 1
 
 
