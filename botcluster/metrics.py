@@ -23,7 +23,7 @@ JOB_OUTCOMES = ("replied", "skipped", "failed", "dead_lettered", "lost_claim")
 QUEUE_STATES = ("ready", "deferred", "claimed")
 LLM_OUTCOMES = ("ok", "error", "timeout")
 LOAD_OUTCOMES = ("ok", "error", "oom")
-HEAL_OUTCOMES = ("ok", "error", "not_found")
+HEAL_OUTCOMES = ("ok", "error", "not_found", "absent", "beyond_window")
 POLL_OUTCOMES = ("ok", "error")
 MISS_KINDS = ("reply",)
 # The reasons of botcluster.comments.validate, the labels of skipped_messages.
@@ -89,6 +89,12 @@ cache_misses = Counter(
     PREFIX + "cache_misses", "Verifications that did not find a posted message.", ["kind"]
 )
 heals = Counter(PREFIX + "heals", "add-to-cache calls by outcome.", ["outcome"])
+finished_claims_held = Gauge(
+    PREFIX + "finished_claims_held",
+    "Messages this bot finished that the server still shows processing under its workers "
+    "(DO: dead letters, which that dialect cannot mark failed).",
+    multiprocess_mode="livemostrecent",
+)
 heal_seconds = Histogram(
     PREFIX + "heal_seconds", "Time from posting a reply to seeing it in the cache.",
     buckets=LONG_BUCKETS,

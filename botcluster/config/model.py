@@ -6,6 +6,7 @@ milliseconds in places and is converted on import.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 from collections.abc import Iterator, Mapping
@@ -56,11 +57,29 @@ class FrozenMap(Mapping[str, V]):
         return (FrozenMap, (self._items,))
 
 
+# A worker id: letters, digits, ".", "_", "-", starting with a letter or digit. Workers claim
+# on the server as "{worker_id}-wN"; the bot recognises its own claims by an exact match of that
+# form (botcluster/core/server_claims.py), so any two distinct valid ids stay apart.
+WORKER_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+WORKER_ID_MAX = 64
+_HOST_PART_MAX = 32
+
+
 def default_worker_id(hostname: str | None = None) -> str:
-    """"botcluster-{host}": the machine's short name, in letters, digits and dashes."""
-    name = (hostname if hostname is not None else socket.gethostname()).split(".")[0]
-    clean = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:32]
-    return f"botcluster-{clean}" if clean else "botcluster"
+    """"botcluster-{host}": the machine's short name, in letters, digits and dashes.
+
+    A name that is longer than 32 characters or that cleaning changed (so that two names could
+    come out the same, as Kubernetes pods of one deployment do once cut) keeps a readable
+    start and ends with 8 hex digits of a hash of the whole name: stable on one machine,
+    distinct between machines.
+    """
+    name = (hostname if hostname is not None else socket.gethostname()).split(".")[0].lower()
+    clean = re.sub(r"[^a-z0-9-]+", "-", name).strip("-")
+    if clean == name and len(clean) <= _HOST_PART_MAX:
+        return f"botcluster-{clean}" if clean else "botcluster"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    start = clean[:_HOST_PART_MAX - 9].strip("-")
+    return f"botcluster-{start}-{digest}" if start else f"botcluster-{digest}"
 
 
 def frozen_map(items: Mapping[str, str] | None = None) -> Mapping[str, str]:

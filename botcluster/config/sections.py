@@ -6,6 +6,8 @@ from typing import get_args
 
 from botcluster.config.hosts import http_url, port
 from botcluster.config.model import (
+    WORKER_ID_MAX,
+    WORKER_ID_RE,
     BoardConfig,
     BotConfig,
     Dialect,
@@ -83,6 +85,11 @@ def _dialect(t: Table) -> Dialect:
 def _worker_id(t: Table) -> str:
     value = t.text("worker_id", default_worker_id())
     t.check(value.strip() != "", "worker_id", "must not be empty")
+    t.check(len(value) <= WORKER_ID_MAX, "worker_id",
+            f"{len(value)} characters; at most {WORKER_ID_MAX}")
+    t.check(WORKER_ID_RE.fullmatch(value) is not None, "worker_id",
+            f"{value!r}: use letters, digits, '.', '_' and '-', starting with a letter or "
+            "digit (the server's claims carry it, as '{worker_id}-wN')")
     return value
 
 

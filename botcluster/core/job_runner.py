@@ -297,8 +297,8 @@ class JobRunner(ServerClaims):
             await self.d.journal.append({"e": "done", "m": job.message_id,
                                          "o": "dead_lettered"})
         else:
-            # Still "processing" on the server: the orphan sweep returns it to pending, and
-            # it must then be taken again rather than ignored as answered.
+            # Still "processing" on the server under our worker id: it must not be ignored as
+            # answered, so that the orphan sweep takes it back (core/orphans.py).
             await self.d.link.unforget(job.message_id)
 
 

@@ -103,6 +103,11 @@ class DispatcherOutlook:
         with self._cond:
             return {m for m in message_ids if self.store.known(m)}
 
+    def live(self, message_ids: list[str]) -> set[str]:
+        """Those of `message_ids` queued or claimed here (not yet finished)."""
+        with self._cond:
+            return {m for m in message_ids if m in self.store.jobs}
+
     def take_crash_dead(self) -> list[str]:
         with self._cond:
             out, self.crash_dead = self.crash_dead, []

@@ -72,6 +72,17 @@ class Poller:
             log.info("recovered %d queued message(s) from the journal", added)
         return added
 
+    async def adopt(self, messages: list[Message]) -> int:
+        """Queue messages the server shows claimed by this bot's workers, as a restarted bot
+        queues what its journal held: the runner takes such a claim as its own."""
+        now = self.clock()
+        jobs = [j for m in messages if (j := self._job(m, now)) is not None]
+        for job in jobs:
+            job.crashes = 1  # whoever claimed it here died holding it (see JobRunner)
+        await self._journal_queued(jobs)
+        added: int = await asyncio.to_thread(self.dispatcher.offer, jobs) if jobs else 0
+        return added
+
     async def _journal_queued(self, jobs: list[Job]) -> None:
         if self.writer is None:
             return

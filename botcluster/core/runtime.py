@@ -33,7 +33,7 @@ from botcluster.core.journal import Journal, compact
 from botcluster.core.locks import BotLock
 from botcluster.core.manager import ManagerServer
 from botcluster.core.metrics_http import serve
-from botcluster.core.orphans import OrphanSweeper
+from botcluster.core.orphans import OrphanSweeper, keep_claims_at_drain
 from botcluster.core.poller import Poller
 from botcluster.core.pool import WorkerPool
 from botcluster.core.publisher import MetricsPublisher
@@ -46,7 +46,6 @@ from botcluster.logs import register_secret
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 30.0  # orphaned server claims: see core/orphans.py
-GIVE_BACK_S = 1.5  # of the 10 s a stop may take, for returning unfinished claims
 CHILD_STOP_S = 2.0  # board and local hosts: SIGTERM, then SIGKILL after this
 
 
@@ -97,8 +96,8 @@ class Runtime:
                              writer=self.journal)
         await self.poller.recover()
         self.heal = HealTracker(self.client, self.journal, self.config.heal, self.admin_token)
-        self.orphans = OrphanSweeper(self.client, self.dispatcher, f"{bot.worker_id}-w",
-                                     bot.generation_timeout_s)
+        self.orphans = OrphanSweeper(self.client, self.dispatcher, bot.worker_id,
+                                     bot.generation_timeout_s, adopt=self.poller.adopt)
         self.heal.restore(list(state.posted.values()))
         reports = await self.poll_hosts()
         self._start_pool()
@@ -272,7 +271,7 @@ class Runtime:
         if self.pool is not None:
             await asyncio.to_thread(self.pool.stop, drain_grace_s)
             self.pool.reap(draining=True)
-        await self._give_back_claims()
+        await self._keep_claims()
         if self.heal is not None:
             with contextlib.suppress(Exception):
                 for posted in await asyncio.to_thread(self.dispatcher.take_posted):
@@ -287,27 +286,12 @@ class Runtime:
         self.lock.release()
         log.info("stopped")
 
-    async def _give_back_claims(self) -> None:
-        """Messages this bot claimed on the server but did not finish go back to pending
-        (the KV server never times a claim out)."""
-        if self.dispatcher is None or self.client is None:
+    async def _keep_claims(self) -> None:
+        """Unfinished server claims stay this bot's, for its next start (core/orphans.py)."""
+        if self.dispatcher is None:
             return
-        try:
-            ids = await asyncio.to_thread(self.dispatcher.unfinished_server_claims)
-        except Exception:
-            return
-        deadline = time.monotonic() + GIVE_BACK_S
-        for mid in ids:  # one at a time, each on its own: one failure must not stop the rest
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                await asyncio.wait_for(self.client.fail(mid, "bot stopped; retry"), left)
-            except Exception as exc:
-                log.warning("could not return %s to pending: %s", mid, exc)
-                continue
-            await self.journal.append({"e": "done", "m": mid, "o": "returned"})
-            log.info("returned %s to pending on the server", mid)
+        with contextlib.suppress(Exception):
+            await keep_claims_at_drain(self.dispatcher, self.config.bot.worker_id)
 
     async def _close_clients(self) -> None:
         await self.journal.aclose()

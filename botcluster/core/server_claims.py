@@ -9,6 +9,7 @@ methods here decide which, and a claim lost to another bot is never taken for an
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from botcluster.core.jobs import Job, Lease
@@ -54,12 +55,12 @@ class ServerClaims:
         The server's copy is read from its recent cache. It is left alone only when that copy
         shows another claimer or a final status; a missing copy, or one still "pending" (the
         cache lost the claim's write, CONTRACT.md), is taken to be ours. Worker ids are
-        stable per bot (`{worker_id}-wN`) and one bot serves a site (lock); the reply id,
-        chosen once, keeps a repeated answer from becoming a second reply.
+        stable per bot (`{worker_id}-wN`, matched exactly: `claimed_by_bot`) and one bot
+        serves a site (lock); the reply id, chosen once, keeps a repeated answer from becoming
+        a second reply.
         """
         if job.crashes == 0:
             return False
-        prefix = f"{self.d.config.bot.worker_id}-w"
         try:
             recent = await self.d.client.recent(after_ms=max(0, job.message_ts_ms - 1),
                                                 limit=1000, message_type="human")
@@ -68,4 +69,18 @@ class ServerClaims:
         copy = next((m for m in recent if m.id == job.message_id), None)
         if copy is None or copy.status == "pending":
             return True
-        return copy.status == "processing" and (copy.claimed_by or "").startswith(prefix)
+        return copy.status == "processing" and claimed_by_bot(copy.claimed_by,
+                                                              self.d.config.bot.worker_id)
+
+
+def claimed_by_bot(claimed_by: str | None, worker_id: str) -> bool:
+    """Whether a server claim's `claimedBy` names one of the workers of the bot `worker_id`.
+
+    Workers claim as `{worker_id}-w{N}`. The match is exact, never a prefix: the digits after
+    the last "-w" end the id, so the bot part is determined by the claim, and `bot` never
+    matches the claims of `bot-w2` (`bot-w2-w0`), nor `pod` those of `pod-7`.
+    """
+    if not claimed_by:
+        return False
+    return re.fullmatch(re.escape(worker_id) + r"-w[0-9]+", claimed_by) is not None
+

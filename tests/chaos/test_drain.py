@@ -1,7 +1,8 @@
 """Chaos 3: SIGTERM in the middle of a burst drains cleanly, and a restart finishes the rest.
 
-The bot must exit 0 within 10 s with none of its processes left, give back what it had claimed
-but not answered, and the next start must answer everything left, none of it twice.
+The bot must exit 0 within 10 s with none of its processes left, keep what it had claimed but
+not answered for its next start, and the next start must answer everything left, none of it
+twice.
 """
 
 from __future__ import annotations

@@ -305,4 +305,4 @@ def test_the_default_worker_id_is_per_machine_and_stable() -> None:
 
     assert default_worker_id("Mac-Studio-2.local") == "botcluster-mac-studio-2"
     assert default_worker_id("Mac-Studio-2.local") == default_worker_id("mac-studio-2")
-    assert default_worker_id("___") == "botcluster"
+    assert default_worker_id("___").startswith("botcluster-"), "a hash: no two merge"
