@@ -142,7 +142,9 @@ class JobRunner(ServerClaims):
         """
         recent = await self.d.client.recent(after_ms=max(0, job.message_ts_ms - 1),
                                             limit=1000, message_type="AI")
-        if any(m.id == job.reply_id or m.reply_to == job.message_id for m in recent):
+        # Only our own id counts: anyone can post an AI message whose replyTo names this
+        # message, and taking that for our reply would leave the human without one.
+        if any(m.id == job.reply_id for m in recent):
             return True
         assert job.reply_id is not None
         try:

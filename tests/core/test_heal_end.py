@@ -20,6 +20,7 @@ from botcluster.core.job_runner import JobRunner, RunnerDeps
 from botcluster.core.jobs import PostedReply
 from botcluster.core.journal import Journal, JournalState
 from botcluster.core.link import DispatcherLink
+from botcluster.hosts.adapters import ChatResult
 from tests.core.helpers import Clock, dispatcher, entity, host, job
 from tests.support.inboard import InBoard, in_board
 
@@ -51,23 +52,32 @@ def _tracker(client: CommentsClient, tmp: Path, clock: Clock) -> HealTracker:
     return HealTracker(client, Journal(tmp / "j.jsonl"), SETTINGS, clock=clock)
 
 
-def test_a_reply_to_match_on_someone_elses_reply_ends_as_absent_not_healed_forever(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A worker chose its reply id, began a POST and died; the restarted bot finds another
-    AI reply to the same message and completes without posting. Its own id has no record."""
+class Answers:
+    """An LLM host that answers at once."""
+
+    can_load = False
+
+    async def chat(self, model: str, messages: Any, params: Any) -> ChatResult:
+        return ChatResult("an answer of ours")
+
+
+def test_someone_elses_reply_to_the_message_does_not_stop_ours(tmp_path: Path) -> None:
+    """A worker chose its reply id, began a POST and died; meanwhile another poster stored an
+    AI message with `replyTo` set to the human's message. The restarted bot must not take that
+    for its own reply: it posts its own, under the id it chose, and the heal tracker sees it."""
     now_ms = int(time.time() * 1000)
     mid, ours = f"{now_ms}-human", new_message_id(now_ms + 1)
-    before = _heals("absent")
 
-    async def go(board: InBoard) -> tuple[str | None, int]:
+    async def go(board: InBoard) -> tuple[str | None, int, list[str]]:
         await board.human(mid, ts_ms=now_ms)
         client = board.client()
         await client.post(_reply(new_message_id(now_ms + 2), mid, now_ms + 2, "Other"))
         clock = Clock(now=time.time())
         d = dispatcher([host("h", loaded=("m1",))], clock=clock)
         deps = RunnerDeps(config=SimpleNamespace(entities={"e1": entity()},  # type: ignore
-                                                 bot=SimpleNamespace(worker_id="bot")),
-                          link=DispatcherLink(d), client=client, adapters={},
+                                                 bot=SimpleNamespace(worker_id="bot", nom=10)),
+                          link=DispatcherLink(d), client=client,
+                          adapters={"h": Answers()},  # type: ignore[dict-item]
                           journal=Journal(tmp_path / "j.jsonl"), server_worker_id="bot-w0",
                           clock=clock)
         queued = job(mid)
@@ -82,19 +92,44 @@ def test_a_reply_to_match_on_someone_elses_reply_ends_as_absent_not_healed_forev
         heal = _tracker(client, tmp_path, clock)
         for posted in d.take_posted():
             heal.track(posted)
-        assert list(heal.pending) == [ours]
         rounds = await _verify_until_settled(heal, clock)
+        replies = [m.id for m in await client.recent(after_ms=now_ms - 1, limit=1000,
+                                                     message_type="AI")
+                   if m.reply_to == mid]
         await heal.journal.aclose()
         await deps.journal.aclose()
         await client.aclose()
-        return outcome, rounds
+        return outcome, rounds, replies
 
-    async def main() -> tuple[str | None, int]:
+    async def main() -> tuple[str | None, int, list[str]]:
         async with in_board(tmp_path) as board:
             return await go(board)
 
-    outcome, rounds = asyncio.run(main())
+    outcome, rounds, replies = asyncio.run(main())
     assert outcome == "replied"
+    assert ours in replies, "the human got no reply of ours"
+    assert rounds >= 0
+
+
+def test_a_kv_reply_without_a_record_ends_as_absent_not_healed_forever(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A tracked reply id the server has no record of (add-to-cache answers 404)."""
+    now = time.time()
+    ours = new_message_id(int(now * 1000))
+    before = _heals("absent")
+
+    async def main() -> int:
+        async with in_board(tmp_path) as board:
+            client = board.client()
+            clock = Clock(now=now)
+            heal = _tracker(client, tmp_path, clock)
+            heal.track(PostedReply(reply_id=ours, message_id="h", posted_at=now))
+            rounds = await _verify_until_settled(heal, clock)
+            await heal.journal.aclose()
+            await client.aclose()
+            return rounds
+
+    rounds = asyncio.run(main())
     assert rounds >= 0, "heal_pending never returned to zero"
     assert _heals("absent") == before + 1
     assert REGISTRY.get_sample_value("botcluster_heal_pending") == 0
