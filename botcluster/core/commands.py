@@ -41,6 +41,19 @@ def load_config(path: Path, overrides: dict[str, Any]) -> Any:
         sys.exit(EXIT_CONFIG)
 
 
+def exit_if_ports_taken(config: Any) -> None:
+    """Exit 2 with one line naming the config key when a port to serve is taken: before
+    anything starts, so that nothing has to be stopped again."""
+    from botcluster.core.ports import check_ports
+    from botcluster.errors import PortInUse
+
+    try:
+        check_ports(config)
+    except PortInUse as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
 def _from_environment(overrides: dict[str, Any]) -> set[str]:
     ctx = click.get_current_context(silent=True)
     if ctx is None:
@@ -68,6 +81,7 @@ def start(config_path: Path, api_url: str | None, metrics_port: str | None,
     overrides = _overrides(api_url=api_url, metrics_port=metrics_port, log_level=log_level,
                            log_format=log_format)
     config = load_config(config_path, overrides)
+    exit_if_ports_taken(config)
     from botcluster.core.metrics_http import prepare_dir
     from botcluster.logs import setup_logging
 

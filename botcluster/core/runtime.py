@@ -36,9 +36,10 @@ from botcluster.core.metrics_http import serve
 from botcluster.core.orphans import OrphanSweeper
 from botcluster.core.poller import Poller
 from botcluster.core.pool import WorkerPool
+from botcluster.core.ports import Listener, check_ports, in_use
 from botcluster.core.publisher import MetricsPublisher
 from botcluster.core.worker import WorkerArgs
-from botcluster.errors import BotclusterError
+from botcluster.errors import BotclusterError, PortInUse
 from botcluster.hosts.adapters import HostAdapter, Timeouts, adapter_for
 from botcluster.hosts.local import LocalHostProcess
 from botcluster.logs import register_secret
@@ -83,6 +84,7 @@ class Runtime:
     # --- start ----------------------------------------------------------------------------
 
     async def start(self, say: Callable[[str], None]) -> None:
+        check_ports(self.config)  # a port clash is one line, before anything starts
         self.lock.acquire()
         state = compact(self.config.bot.journal_path)
         await asyncio.to_thread(self._start_children)
@@ -146,7 +148,11 @@ class Runtime:
     def _start_http(self) -> None:
         m = self.config.metrics
         if m.enabled:
-            self.http = serve(m.host, m.port, self.healthy, self.ready, self.status)
+            try:
+                self.http = serve(m.host, m.port, self.healthy, self.ready, self.status)
+            except OSError as exc:  # taken since check_ports: still one line, naming the key
+                raise PortInUse(in_use(Listener("[metrics] port", m.host, m.port),
+                                       str(exc))) from exc
 
     def _banner(self, say: Callable[[str], None], dialect: str, reports: list[Any]) -> None:
         if self.board is not None:

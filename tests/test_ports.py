@@ -1,0 +1,109 @@
+"""A port the bot must serve is taken: one line naming the config key, exit 2, nothing started.
+
+Each test takes the port first, as a stranger would: a plain bound socket, or a non-LLM HTTP
+server on the local LLM host's port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.botconfig import default_config_copy
+from tests.support.procs import botcluster_cmd
+
+EXIT_CONFIG = 2
+
+
+@contextlib.contextmanager
+def bound(port: int) -> Iterator[socket.socket]:
+    """A plain socket bound to 127.0.0.1:port (not even listening)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", port))
+        yield sock
+
+
+class _Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html>not an LLM</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@contextlib.contextmanager
+def web_server(port: int) -> Iterator[ThreadingHTTPServer]:
+    """A small web server that is no LLM host, answering 200 to everything."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def start(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(botcluster_cmd("start", "--config", str(config)), capture_output=True,
+                          text=True, timeout=60)
+
+
+def port_of(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None
+    return port
+
+
+def assert_one_line_nothing_started(done: subprocess.CompletedProcess[str], tmp: Path,
+                                    expected: str) -> None:
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: " + expected), lines[0]
+    assert "in use (127.0.0.1:" in lines[0]
+    assert "Traceback" not in done.stderr + done.stdout
+    # Nothing started: no journal lock, no board database, no banner.
+    assert not (tmp / "var").exists()
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("which", ["metrics", "board"])
+def test_port_bound_by_a_stranger(tmp_path: Path, which: str) -> None:
+    files = default_config_copy(tmp_path)
+    url = files.metrics_url if which == "metrics" else files.board_url
+    port = port_of(url)
+    with bound(port):
+        done = start(files.config)
+    assert_one_line_nothing_started(done, tmp_path, f"[{which}] port {port} is in use")
+
+
+def test_web_server_on_the_local_hosts_port(tmp_path: Path) -> None:
+    files = default_config_copy(tmp_path)
+    port = port_of(files.host_url)
+    with web_server(port):
+        done = start(files.config)
+    assert_one_line_nothing_started(done, tmp_path,
+                                    f'[[hosts]] "local-1" url port {port} is in use')
+
+
+def test_two_keys_on_one_port(tmp_path: Path) -> None:
+    files = default_config_copy(tmp_path)
+    board = port_of(files.board_url)
+    text = files.config.read_text().replace(f"port = {port_of(files.metrics_url)}",
+                                            f"port = {board}")
+    files.config.write_text(text)
+    done = start(files.config)
+    assert_one_line_nothing_started(done, tmp_path, f"[metrics] port {board} is in use")
+    assert "also set by [board] port" in done.stderr
