@@ -22,7 +22,7 @@ from typing import Any, Literal, TextIO
 REDACTED = "***"
 MIN_SECRET_CHARS = 4  # shorter values cannot be told apart from ordinary text
 # Libraries that log every HTTP request at INFO; the bot polls every few seconds.
-NOISY_LOGGERS = ("httpx", "httpcore", "openai", "uvicorn.access")
+NOISY_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "uvicorn.access")
 
 _secrets: set[str] = set()
 _STANDARD_ATTRS = frozenset(

@@ -24,7 +24,7 @@ from botcluster.comments import CommentsClient
 from botcluster.config import resolve_secret
 from botcluster.config.model import Config, HostConfig
 from botcluster.core.children import EmbeddedBoard
-from botcluster.core.cluster import HostView
+from botcluster.core.cluster import HostReport, HostView
 from botcluster.core.dispatcher import DispatcherSettings
 from botcluster.core.heal import HealTracker
 from botcluster.core.hoststate import describe, poll_hosts
@@ -38,10 +38,12 @@ from botcluster.core.poller import Poller
 from botcluster.core.pool import WorkerPool
 from botcluster.core.ports import Listener, check_ports, in_use
 from botcluster.core.publisher import MetricsPublisher
+from botcluster.core.readiness import unserved_reason
 from botcluster.core.worker import WorkerArgs
 from botcluster.errors import BotclusterError, PortInUse
 from botcluster.hosts.adapters import HostAdapter, Timeouts, adapter_for
 from botcluster.hosts.local import LocalHostProcess
+from botcluster.hosts.supervise import LocalHostSupervisor
 from botcluster.logs import register_secret
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,10 @@ class Runtime:
         self.config = config
         self.lock = BotLock(config.bot.journal_path, config.api_url)
         self.board = EmbeddedBoard(config) if config.embedded_board else None
-        self.local_hosts = [LocalHostProcess(h) for h in config.hosts if h.local is not None]
+        self.local_hosts = [LocalHostProcess(h, log_format=config.bot.log_format)
+                            for h in config.hosts if h.local is not None]
+        self.local_watch = LocalHostSupervisor(self.local_hosts)
+        self._recovering: set[str] = set()  # local hosts restarted, not yet seen up
         self.secrets = {h.api_key_env: v for h in config.hosts
                         if h.api_key_env and (v := resolve_secret(h.api_key_env))}
         self.admin_token = resolve_secret(config.board.admin_token_env)
@@ -219,6 +224,20 @@ class Runtime:
         stale = await asyncio.to_thread(self.dispatcher.stale_workers, stuck_after_s)
         self.pool.kill_stuck(stale)
 
+    async def supervise_local_hosts(self) -> None:
+        """A local host that died is down at once (its jobs go elsewhere or wait), restarted
+        with backoff, and read again every second until it answers."""
+        for event in self.local_watch.check():
+            if event.kind == "died":
+                await asyncio.to_thread(self.dispatcher.report_host, HostReport(
+                    host=event.host, up=False, error=event.detail))
+            elif event.kind == "restarted":
+                self._recovering.add(event.host)
+        if self._recovering:
+            reports = await poll_hosts({n: self.adapters[n] for n in self._recovering},
+                                       self.dispatcher)
+            self._recovering.difference_update(r.host for r in reports if r.up)
+
     def pool_sentinels(self) -> list[int]:
         return list(self.pool.sentinels()) if self.pool else []
 
@@ -259,13 +278,21 @@ class Runtime:
         return view
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy, polled at least once, and a worker has booted and is claiming."""
+        """Healthy, polled at least once, a worker has booted and is claiming, and some host
+        can serve some entity; `reason` says what is missing."""
         ok, detail = self.healthy()
         try:
             detail["workers_claiming"] = self.dispatcher.live_workers(5.0)
+            unserved = unserved_reason(self.config, self.dispatcher.view()["hosts"])
         except Exception:
-            detail["workers_claiming"] = 0
-        return ok and self.last_poll_ok > 0 and detail["workers_claiming"] > 0, detail
+            detail["workers_claiming"], unserved = 0, "the dispatcher does not answer"
+        reasons = [r for r, bad in (
+            ("not healthy", not ok), ("no successful poll yet", not self.last_poll_ok),
+            ("no worker is claiming", not detail["workers_claiming"]),
+            (unserved or "", unserved is not None)) if bad]
+        if reasons:
+            detail["reason"] = "; ".join(reasons)
+        return not reasons, detail
 
     # --- stop -----------------------------------------------------------------------------
 

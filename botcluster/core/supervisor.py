@@ -124,6 +124,7 @@ class Supervisor:
             self.rt.check_manager()
             # Half a lease without a heartbeat: stop it before its leases even expire.
             await self.rt.supervise_pool(max(3.0, self.config.bot.lease_s / 2))
+            await self.rt.supervise_local_hosts()
             self._watch_sentinels()
             await self.rt.poll_dirty_hosts()
             await self.rt.publish()
