@@ -31,7 +31,8 @@ class EmbeddedBoard:
         self.url = f"http://{b.host}:{b.port}"
         self.cmd = [sys.executable, "-m", "botcluster", "board", "--host", b.host,
                     "--port", str(b.port), "--db", str(b.db_path),
-                    "--parent-pid", str(os.getpid())]
+                    "--log-level", config.bot.log_level,
+                    "--log-format", config.bot.log_format, "--parent-pid", str(os.getpid())]
         for e in config.entities.values():
             if e.enabled:
                 self.cmd += ["--entity", f"{e.id}={e.username}"]

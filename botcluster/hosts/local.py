@@ -13,7 +13,9 @@ died is hosts/supervise.py's job.
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib.util
+import json
 import logging
 import os
 import subprocess
@@ -64,6 +66,15 @@ def check_packages(model_file: str = SHIPPED_MODEL) -> Path:
     if importlib.util.find_spec("xllamacpp") is None:
         raise LocalHostError(f"xllamacpp is not installed; install it with: {INSTALL_LINE}")
     return model_path(model_file)
+
+
+def _stated_reason(line: str) -> str | None:
+    """The reason in a child's error record (text or JSON log line), or None."""
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError, AttributeError):
+            line = str(json.loads(line).get("msg", ""))
+    at = line.find(ERROR_PREFIX)
+    return line[at + len(ERROR_PREFIX):] if at >= 0 else None
 
 
 class LocalHostProcess:
@@ -196,9 +207,9 @@ class LocalHostProcess:
 
     def exit_reason(self) -> str:
         """The child's own one-line error when it gave one, else its last output lines."""
-        said = [line for line in self._tail if line.startswith(ERROR_PREFIX)]
+        said = [r for r in map(_stated_reason, self._tail) if r]
         if said:
-            return ": " + said[-1][len(ERROR_PREFIX):]
+            return ": " + said[-1]
         return f"; output:\n{self.output_tail()}"
 
     def _healthy(self, client: httpx.Client) -> bool:

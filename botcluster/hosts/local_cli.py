@@ -148,6 +148,6 @@ def local_host(model_file: str, alias: str, host: str, port: int, slots: int, ct
 
 
 def _fail(line: str, code: int) -> NoReturn:
-    """One line on stderr (the supervisor shows it as the reason), then exit `code`."""
-    click.echo(ERROR_PREFIX + line, err=True)
+    """One log record (the supervisor shows it as the reason), then exit `code`."""
+    log.error("%s%s", ERROR_PREFIX, line)
     sys.exit(code)
