@@ -109,11 +109,23 @@ def check(config_path: Path, api_url: str | None) -> None:
 
 @click.command()
 @CONFIG_OPTION
+@click.option("--url", help="The bot's metrics address, e.g. http://127.0.0.1:9464 "
+              "(default: [metrics] of the config; without one, that address).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
 @click.option("--watch", is_flag=True, help="Refresh every 2 s until Ctrl-C.")
-def status(config_path: Path, as_json: bool, watch: bool) -> None:
-    """Show the hosts and the queue of the running bot (read from its metrics port)."""
-    config = load_config(config_path, {})
-    from botcluster.core.status import show_status
+def status(config_path: Path, url: str | None, as_json: bool, watch: bool) -> None:
+    """Show the hosts, queue and recent failures of the running bot (from its metrics port).
 
-    sys.exit(show_status(config, as_json=as_json, watch=watch, echo=click.echo))
+    Works from any directory: without a servers.toml it asks 127.0.0.1:9464.
+    """
+    from botcluster.core.status import DEFAULT_URL, show_status
+
+    if url is None:
+        ctx = click.get_current_context()
+        given = ctx.get_parameter_source("config_path") != click.core.ParameterSource.DEFAULT
+        if given or config_path.exists():
+            m = load_config(config_path, {}).metrics
+            url = f"http://{m.host}:{m.port}"
+        else:
+            url = DEFAULT_URL
+    sys.exit(show_status(url, as_json=as_json, watch=watch, echo=click.echo))

@@ -26,6 +26,7 @@ from botcluster.config.model import Config, HostConfig
 from botcluster.core.children import EmbeddedBoard
 from botcluster.core.cluster import HostReport, HostView
 from botcluster.core.dispatcher import DispatcherSettings
+from botcluster.core.facts import status_facts
 from botcluster.core.heal import HealTracker
 from botcluster.core.hoststate import describe, poll_hosts
 from botcluster.core.job_runner import fail_on_server
@@ -33,12 +34,14 @@ from botcluster.core.journal import Journal, compact
 from botcluster.core.locks import BotLock
 from botcluster.core.manager import ManagerServer
 from botcluster.core.metrics_http import serve
+from botcluster.core.operator_page import render_page
 from botcluster.core.orphans import OrphanSweeper
 from botcluster.core.poller import Poller
 from botcluster.core.pool import WorkerPool
 from botcluster.core.ports import Listener, check_ports, in_use
 from botcluster.core.publisher import MetricsPublisher
 from botcluster.core.readiness import unserved_reason
+from botcluster.core.recent import RecentEvents
 from botcluster.core.worker import WorkerArgs
 from botcluster.errors import BotclusterError, PortInUse
 from botcluster.hosts.adapters import HostAdapter, Timeouts, adapter_for
@@ -85,6 +88,8 @@ class Runtime:
         self.last_poll_ok = 0.0
         self.orphans: OrphanSweeper | None = None
         self._next_sweep = 0.0  # at start, then every SWEEP_EVERY_S
+        self.started_at = time.time()
+        self.skips = RecentEvents()  # malformed messages the poller skipped
 
     # --- start ----------------------------------------------------------------------------
 
@@ -95,8 +100,7 @@ class Runtime:
         await asyncio.to_thread(self._start_children)
         bot = self.config.bot
         self.client = CommentsClient(self.config.api_url, dialect=bot.dialect,
-                                     on_skip=lambda reason, _id: metrics.skipped_messages
-                                     .labels(reason).inc())
+                                     on_skip=self._skipped)
         dialect = await self.client.detect()
         self._start_manager()
         await asyncio.to_thread(self.dispatcher.forget, list(state.done))
@@ -154,7 +158,8 @@ class Runtime:
         m = self.config.metrics
         if m.enabled:
             try:
-                self.http = serve(m.host, m.port, self.healthy, self.ready, self.status)
+                self.http = serve(m.host, m.port, self.healthy, self.ready, self.status,
+                                  page=lambda: render_page(self.status()))
             except OSError as exc:  # taken since check_ports: still one line, naming the key
                 raise PortInUse(in_use(Listener("[metrics] port", m.host, m.port),
                                        str(exc))) from exc
@@ -272,10 +277,18 @@ class Runtime:
                     "manager_alive": bool(manager and manager.is_alive())}
 
     def status(self) -> dict[str, Any]:
-        view: dict[str, Any] = self.dispatcher.view()
-        view["heal_pending"] = len(self.heal.pending) if self.heal else 0
-        view["workers_alive"] = self.pool.alive() if self.pool else 0
-        return view
+        """What `/status`, the operator page and `botcluster status` show (core/facts.py)."""
+        ready, detail = self.ready()
+        return status_facts(self.dispatcher.view(), self.config, started_at=self.started_at,
+                            ready=ready, ready_reason=detail.get("reason", ""),
+                            heal_pending=len(self.heal.pending) if self.heal else 0,
+                            workers_alive=self.pool.alive() if self.pool else 0,
+                            recent=self.skips.items())
+
+    def _skipped(self, reason: str, message_id: str) -> None:
+        """A message the comments client could not read: counted, and shown to the operator."""
+        metrics.skipped_messages.labels(reason).inc()
+        self.skips.add(time.time(), "malformed", message_id, reason)
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         """Healthy, polled at least once, a worker has booted and is claiming, and some host
