@@ -1,5 +1,5 @@
-"""`--log-format json` everywhere: every line of a running bot parses (board child and uvicorn
-included), and the per-call HTTP lines of the LLM client appear only at DEBUG."""
+"""`--log-format json` everywhere (a whole bot: tests/observability/test_operator_page.py), and
+the per-call HTTP lines of the LLM client only at DEBUG."""
 
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ import pytest
 from botcluster.config.model import HostConfig
 from botcluster.hosts.adapters import adapter_for
 from botcluster.logs import NOISY_LOGGERS, setup_logging
-from tests.observability.botrun import post_and_wait
 from tests.support.procs import botcluster_cmd, running
-from tests.support.simbot import cluster_toml, sim_cluster, write_bot
 
 # The HTTP package the installed openai uses (httpx before openai 3, httpx2 from 3 on).
 HTTP = importlib.import_module(openai.DefaultAsyncHttpxClient.__mro__[1].__module__.split(".")[0])
@@ -80,28 +78,6 @@ def parse_all(text: str) -> list[dict[str, object]]:
         except ValueError:
             pytest.fail(f"not a JSON line: {line!r}")
     return records
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(120)
-def test_every_line_of_a_running_bot_is_json(tmp_path: Path) -> None:
-    with sim_cluster(tmp_path, cluster_toml()) as hosts:
-        bot = write_bot(tmp_path, hosts)
-        log = tmp_path / "bot.log"
-        with running(botcluster_cmd("start", "--config", str(bot.config)), log=log,
-                     ready_url=bot.metrics_url + "/readyz", timeout=60,
-                     env={"BOTCLUSTER_LOG_FORMAT": "json"}) as proc:
-            post_and_wait(bot, ["m-1"])
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(20) == 0
-    records = parse_all(log.read_text())
-    loggers = {str(r["logger"]) for r in records}
-    # The board child, uvicorn inside it, the workers, the manager's dispatcher and the banner.
-    assert {"uvicorn.error", "botcluster.board.app", "botcluster.core.worker",
-            "botcluster.core.supervisor"} <= loggers, loggers
-    assert any(str(r["msg"]).startswith("workers: 2 x 2 jobs") for r in records)
-    assert not [r for r in records if "HTTP Request" in str(r["msg"])]
-    assert not [r for r in records if "up again" in str(r["msg"])]
 
 
 def test_board_alone_writes_json(tmp_path: Path) -> None:

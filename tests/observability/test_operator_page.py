@@ -4,6 +4,7 @@ text is markup that must stay inert."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -14,8 +15,8 @@ import httpx
 import pytest
 
 from botcluster import __version__
-from tests.observability.botrun import post_and_wait, started
-from tests.support.procs import botcluster_cmd
+from tests.observability.botrun import post_and_wait
+from tests.support.procs import botcluster_cmd, running
 from tests.support.simbot import SimBot, cluster_toml, sim_cluster, write_bot
 from tests.support.site import post_human, wait_for
 
@@ -32,6 +33,7 @@ SCREENSHOT_ENV = "BOTCLUSTER_OPERATOR_SCREENSHOT"
 @dataclass(frozen=True)
 class Scene:
     bot: SimBot
+    log: Path
 
 
 def recent_kinds(bot: SimBot) -> set[tuple[str, str]]:
@@ -48,7 +50,10 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     tmp = tmp_path_factory.mktemp("operator")
     with sim_cluster(tmp, cluster_toml(2)) as hosts:
         bot = write_bot(tmp, hosts, extra_bot="max_attempts = 2")
-        with started(bot, tmp / "bot.log"):
+        # In JSON, so that the same bot shows every process's lines parse (test_logs_json.py).
+        with running(botcluster_cmd("start", "--config", str(bot.config)), log=tmp / "bot.log",
+                     ready_url=bot.metrics_url + "/readyz", timeout=60,
+                     env={"BOTCLUSTER_LOG_FORMAT": "json"}):
             post_and_wait(bot, ["hello-1"])
             httpx.post(hosts["sim-0"] + "/sim/faults", json={"error_rate": 1.0},
                        timeout=5).raise_for_status()
@@ -58,7 +63,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
             post_human(bot.board_url, "evil-1", EVIL, "e1", context=[])
             wait_for(lambda: ("dead_lettered", "evil-1") in recent_kinds(bot), timeout=30,
                      interval=0.3)
-            yield Scene(bot)
+            yield Scene(bot, tmp / "bot.log")
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +139,24 @@ def test_status_without_a_config_asks_the_default_address(tmp_path: Path) -> Non
         assert "no running bot answers at http://127.0.0.1:9464/status" in done.stdout
     else:  # some bot does answer there: its status is shown
         assert done.returncode == 0 and done.stdout.startswith("botcluster ")
+
+
+def test_every_line_of_the_bot_is_json(scene: Scene) -> None:
+    """`--log-format json` (here BOTCLUSTER_LOG_FORMAT): the board child, uvicorn inside it,
+    the workers, the dispatcher and the banner all write one JSON object per line."""
+    lines = scene.log.read_text().splitlines()
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON line: {line!r}")
+    loggers = {str(r["logger"]) for r in records}
+    assert {"uvicorn.error", "botcluster.board.app", "botcluster.core.worker",
+            "botcluster.core.supervisor", "botcluster.core.job_runner"} <= loggers, loggers
+    msgs = [str(r["msg"]) for r in records]
+    assert any(m.startswith("workers: 2 x 2 jobs") for m in msgs)  # the banner
+    assert not [m for m in msgs if "HTTP Request" in m]  # per-call lines only at DEBUG
+    # sim-1 was taken down on purpose; no host was down before, so none is "up again".
+    assert any("host sim-1 down" in m for m in msgs)
+    assert not [m for m in msgs if "up again" in m]
