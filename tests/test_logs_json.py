@@ -93,6 +93,7 @@ def test_board_alone_writes_json(tmp_path: Path) -> None:
     records = parse_all(log.read_text())
     loggers = {str(r["logger"]) for r in records}
     assert {"uvicorn.error", "uvicorn.access", "botcluster.board.cli"} <= loggers, loggers
+    assert not [r for r in records if "color_message" in r]  # uvicorn's terminal colours
 
 
 @pytest.mark.llm
