@@ -107,3 +107,20 @@ def test_two_keys_on_one_port(tmp_path: Path) -> None:
     done = start(files.config)
     assert_one_line_nothing_started(done, tmp_path, f"[metrics] port {board} is in use")
     assert "also set by [board] port" in done.stderr
+
+
+def test_embedded_board_never_adopts_a_stranger_on_its_port(tmp_path: Path) -> None:
+    """Taken after the start-up check: the stranger answers /api/stats 200 before the child
+    even runs, and must still not be taken for the board."""
+    from botcluster.config import load
+    from botcluster.core.children import BoardError, EmbeddedBoard
+
+    files = default_config_copy(tmp_path)
+    board = EmbeddedBoard(load(files.config))
+    with web_server(port_of(files.board_url)):
+        try:
+            with pytest.raises(BoardError, match=r"port \d+ is answered by another process"
+                               r"|embedded board exited"):
+                board.start(timeout_s=20)
+        finally:
+            board.stop(2.0)
