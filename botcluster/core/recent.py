@@ -9,6 +9,7 @@ whoever shows it must escape it.
 from __future__ import annotations
 
 import collections
+import threading
 from typing import Any
 
 KEEP = 30
@@ -21,14 +22,19 @@ OUTCOME_REASONS = {"skipped": "the entity chose not to answer ([SKIP])",
 
 
 class RecentEvents:
+    """Thread-safe: the supervisor adds from its event loop while /status reads from the
+    HTTP server's threads."""
+
     def __init__(self, keep: int = KEEP) -> None:
         self._events: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
+        self._lock = threading.Lock()
 
     def add(self, at: float, kind: str, message_id: str, reason: str, *, entity: str = "",
             host: str = "", text: str = "") -> None:
-        self._events.appendleft({"at": at, "kind": kind, "message_id": message_id,
-                                 "entity": entity, "host": host,
-                                 "reason": reason[:REASON_CHARS], "text": text[:TEXT_CHARS]})
+        event = {"at": at, "kind": kind, "message_id": message_id, "entity": entity,
+                 "host": host, "reason": reason[:REASON_CHARS], "text": text[:TEXT_CHARS]}
+        with self._lock:
+            self._events.appendleft(event)
 
     def add_job(self, at: float, kind: str, job: Any, reason: str, host: str = "") -> None:
         """An event of a dispatcher `Job` (its message's text, if it has one)."""
@@ -40,7 +46,8 @@ class RecentEvents:
 
     def items(self) -> list[dict[str, Any]]:
         """Newest first."""
-        return list(self._events)
+        with self._lock:
+            return list(self._events)
 
 
 def merged(*lists: list[dict[str, Any]], keep: int = KEEP) -> list[dict[str, Any]]:
