@@ -234,6 +234,7 @@ class Runtime:
         with backoff, and read again every second until it answers."""
         for event in self.local_watch.check():
             if event.kind == "died":
+                self._recovering.discard(event.host)
                 await asyncio.to_thread(self.dispatcher.report_host, HostReport(
                     host=event.host, up=False, error=event.detail))
             elif event.kind == "restarted":
