@@ -10,6 +10,7 @@ auto-evict off, so every load and eviction they count is one the bot asked for.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -233,9 +234,11 @@ def test_status_shows_hosts_slots_models_and_queue(tmp_path: Path) -> None:
     assert table.returncode == 0, table.stderr
     rows = {line.split()[0]: line for line in table.stdout.splitlines() if line.strip()}
     assert "host" in rows and "queue:" in rows, table.stdout
-    assert rows["sim-0"].split()[1:4] == ["yes", "0/3", "-"], rows["sim-0"]
-    assert rows["sim-0"].endswith(f"{A}, {B}") and rows["sim-1"].endswith(A)
-    assert rows["sim-1"].split()[1:3] == ["yes", "0/2"], rows["sim-1"]
+    # state, slots used/total, memory, then each loaded model with its context length
+    assert rows["sim-0"].split()[1:4] == ["up", "0/3", "-"], rows["sim-0"]
+    assert re.search(rf"{re.escape(A)} \(\d+\), {re.escape(B)} \(\d+\)$", rows["sim-0"])
+    assert re.search(rf" {re.escape(A)} \(\d+\)$", rows["sim-1"]), rows["sim-1"]
+    assert rows["sim-1"].split()[1:3] == ["up", "0/2"], rows["sim-1"]
     assert "0 ready, 0 deferred, 0 claimed" in rows["queue:"]
     assert raw.returncode == 0, raw.stderr
     data = json.loads(raw.stdout)
