@@ -5,9 +5,10 @@ lives, so this command builds the parameters, starts the server, waits for `/hea
 one ready line, and then sleeps until SIGTERM or SIGINT. llama.cpp ignores Ctrl-C unless the
 launcher handles it, so we install our own handlers; they only record the signal.
 
-Exit codes: 0 clean stop, 2 missing packages or model file, 3 the server never became ready,
-4 the port is taken (checked before the server starts, and again once it answers: the process
-answering must be this one, never a stranger on the same port). Each failure is one line.
+Exit codes: 0 clean stop, 2 missing packages or model file, 3 the server did not start or never
+became ready, 4 the port is taken (checked before the server starts, and again once it
+answers: the process answering must be this one, never a stranger on the same port). Each
+failure is one line.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def local_host(model_file: str, alias: str, host: str, port: int, slots: int, ct
     try:
         server = xllamacpp.Server(params)  # serves from background threads while we live
     except RuntimeError as exc:  # llama.cpp says only "check the input params"
-        _fail(in_use(listener, f"llama.cpp could not start its server ({exc})"), EXIT_PORT)
+        _fail(f"llama.cpp could not start its server at {host}:{port} (port {port} was free "
+              f"a moment before): {exc}", EXIT_NOT_READY)
     url = f"http://{host}:{port}"
     if not wait_health(f"{url}/health", READY_TIMEOUT_S, stop):
         if stop.is_set():
