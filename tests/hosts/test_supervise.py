@@ -25,7 +25,7 @@ from botcluster.errors import LocalHostError
 from botcluster.hosts.local import LocalHostProcess
 from botcluster.hosts.supervise import LocalHostSupervisor
 from tests.support.procs import free_port
-from tests.test_ports import web_server
+from tests.support.strangers import web_server
 
 SIM_HOST = """seed = 1
 time_scale = 1.0
