@@ -109,3 +109,8 @@ class JournalError(BotclusterError):
 
 class LocalHostError(BotclusterError):
     """The embedded llama.cpp host could not start (missing packages, bad model file, ...)."""
+
+
+class PortInUse(BotclusterError):
+    """A port the bot must listen on is taken. The message is one line naming the config key:
+    `[metrics] port 9464 is in use (127.0.0.1:9464): [Errno 98] Address already in use`."""

@@ -22,11 +22,14 @@ from typing import Any, Literal, TextIO
 REDACTED = "***"
 MIN_SECRET_CHARS = 4  # shorter values cannot be told apart from ordinary text
 # Libraries that log every HTTP request at INFO; the bot polls every few seconds.
-NOISY_LOGGERS = ("httpx", "httpcore", "openai", "uvicorn.access")
+NOISY_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "uvicorn.access")
 
 _secrets: set[str] = set()
+# "color_message": uvicorn's copy of its message with terminal colour codes, for its own
+# formatter; ours print the plain message, so it is not an extra.
 _STANDARD_ATTRS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys() | {"message", "asctime", "taskName"}
+    vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()
+    | {"message", "asctime", "taskName", "color_message"}
 )
 
 

@@ -11,12 +11,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType, MappingProxyType
+from typing import Literal
 
 import click
 import uvicorn
 
 from botcluster.board.app import create_app
 from botcluster.board.settings import BoardSettings, FaultSettings
+from botcluster.logs import setup_logging
 from botcluster.proc import watch_parent
 
 log = logging.getLogger(__name__)
@@ -58,18 +60,22 @@ def _entities(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--entity", "entity", multiple=True, metavar="ID=USERNAME",
               help="An entity the page offers (repeatable).")
 @click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                                case_sensitive=False))
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one object per line, uvicorn's lines too.")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="Stop when this process (the supervisor) is gone.")
 def board(host: str, port: int, db_path: Path, dialect: str, cache_race: bool,
           race_pause_ms: float, claim_race: bool, error_rate: float, latency_ms: float,
           stale_reads_s: float, seed: int | None, admin_token: str | None,
-          entity: tuple[str, ...], log_level: str, parent_pid: int | None) -> None:
+          entity: tuple[str, ...], log_level: str, log_format: str,
+          parent_pid: int | None) -> None:
     """Run the embedded comments server (the site's KV or DO dialect)."""
     if parent_pid:
         watch_parent(parent_pid)
-    logging.basicConfig(level=log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt: Literal["text", "json"] = "json" if log_format == "json" else "text"
+    setup_logging(log_level, fmt)
     faults = FaultSettings(cache_race=cache_race, race_pause_ms=race_pause_ms,
                            claim_race=claim_race, error_rate=error_rate,
                            latency_ms=latency_ms, stale_reads_s=stale_reads_s)
@@ -86,10 +92,11 @@ def board(host: str, port: int, db_path: Path, dialect: str, cache_race: bool,
         sock.bind((host, port))
     except OSError as exc:
         raise click.ClickException(f"cannot bind {host}:{port}: {exc}") from exc
-    sys.exit(run(settings, sock, log_level.lower()))
+    sys.exit(run(settings, sock, log_level.lower(), announce=fmt == "text"))
 
 
-def run(settings: BoardSettings, sock: socket.socket, log_level: str = "info") -> int:
+def run(settings: BoardSettings, sock: socket.socket, log_level: str = "info",
+        announce: bool = True) -> int:
     """Serve on the bound `sock` until SIGTERM or SIGINT; 0 on a clean stop."""
     received: list[int] = []
 
@@ -98,17 +105,22 @@ def run(settings: BoardSettings, sock: socket.socket, log_level: str = "info") -
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, record)
+    # log_config=None: uvicorn's loggers keep no handlers of their own and reach the root
+    # handler of setup_logging, so that they are JSON when the board's lines are.
     config = uvicorn.Config(create_app(settings), log_level=log_level, lifespan="on",
-                            access_log=log_level == "debug", timeout_graceful_shutdown=5)
-    server = _Server(config, lambda: _announce(settings.host, sock))
+                            access_log=log_level == "debug", timeout_graceful_shutdown=5,
+                            log_config=None)
+    server = _Server(config, lambda: _announce(settings.host, sock, announce))
     asyncio.run(server.serve(sockets=[sock]))
     return 0 if server.started else 1
 
 
-def _announce(host: str, sock: socket.socket) -> None:
+def _announce(host: str, sock: socket.socket, echo: bool) -> None:
+    """The listening line on stdout (text format only: JSON output is log records only)."""
     port = sock.getsockname()[1]
-    click.echo(f"board listening on http://{host}:{port}")
-    sys.stdout.flush()
+    if echo:
+        click.echo(f"board listening on http://{host}:{port}")
+        sys.stdout.flush()
     log.info("board pid %d listening on %s:%d", os.getpid(), host, port)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from botcluster.config.model import Config
+from botcluster.core.ports import pid_listens
 from botcluster.errors import BotclusterError
 from botcluster.proc import stop_group
 
@@ -29,9 +30,11 @@ class EmbeddedBoard:
     def __init__(self, config: Config, log_path: Path | None = None) -> None:
         b = config.board
         self.url = f"http://{b.host}:{b.port}"
+        self.port = b.port
         self.cmd = [sys.executable, "-m", "botcluster", "board", "--host", b.host,
                     "--port", str(b.port), "--db", str(b.db_path),
-                    "--parent-pid", str(os.getpid())]
+                    "--log-level", config.bot.log_level,
+                    "--log-format", config.bot.log_format, "--parent-pid", str(os.getpid())]
         for e in config.entities.values():
             if e.enabled:
                 self.cmd += ["--entity", f"{e.id}={e.username}"]
@@ -53,9 +56,17 @@ class EmbeddedBoard:
                 raise BoardError(f"embedded board exited with {self.proc.returncode}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.url + "/api/stats", timeout=1.0).status_code == 200:
+                    self._check_identity()
                     return
             time.sleep(0.1)
         raise BoardError(f"embedded board not ready at {self.url} after {timeout_s}s")
+
+    def _check_identity(self) -> None:
+        """The answer must come from our child, never from a stranger on the same port."""
+        assert self.proc is not None
+        if pid_listens(self.proc.pid, self.port) is False:
+            raise BoardError(f"[board] port {self.port} is answered by another process, "
+                             f"not by the embedded board (pid {self.proc.pid})")
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if self.proc is not None:

@@ -163,7 +163,7 @@ def mark_down(host: HostView, error: str, now: float) -> None:
 
 
 def mark_up(host: HostView) -> None:
-    if not host.up:
+    if not host.up and host.failures:  # at start a host is not up yet, but was never down
         log.info("host %s up again", host.name)
     host.up, host.failures, host.down_until = True, 0, 0.0
 

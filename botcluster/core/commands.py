@@ -43,6 +43,19 @@ def load_config(path: Path, overrides: dict[str, Any]) -> Any:
         sys.exit(EXIT_CONFIG)
 
 
+def exit_if_ports_taken(config: Any) -> None:
+    """Exit 2 with one line naming the config key when a port to serve is taken: before
+    anything starts, so that nothing has to be stopped again."""
+    from botcluster.core.ports import check_ports
+    from botcluster.errors import PortInUse
+
+    try:
+        check_ports(config)
+    except PortInUse as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
 def _from_environment(overrides: dict[str, Any]) -> set[str]:
     ctx = click.get_current_context(silent=True)
     if ctx is None:
@@ -97,6 +110,8 @@ def start(config_path: Path, api_url: str | None, metrics_port: str | None,
     lock = BotLock.for_config(config)
     try:
         lock.acquire()  # first: the metrics directory may be a running bot's
+        # Then the ports, before anything starts: a second bot hears about the lock first.
+        exit_if_ports_taken(config)
         # Before anything imports prometheus_client.
         metrics_dir = prepare_dir(config.metrics.multiproc_dir, config.source)
     except ConfigError as exc:
@@ -150,11 +165,23 @@ def check(config_path: Path, api_url: str | None) -> None:
 
 @click.command()
 @CONFIG_OPTION
+@click.option("--url", help="The bot's metrics address, e.g. http://127.0.0.1:9464 "
+              "(default: [metrics] of the config; without one, that address).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
 @click.option("--watch", is_flag=True, help="Refresh every 2 s until Ctrl-C.")
-def status(config_path: Path, as_json: bool, watch: bool) -> None:
-    """Show the hosts and the queue of the running bot (read from its metrics port)."""
-    config = load_config(config_path, {})
-    from botcluster.core.status import show_status
+def status(config_path: Path, url: str | None, as_json: bool, watch: bool) -> None:
+    """Show the hosts, queue and recent failures of the running bot (from its metrics port).
 
-    sys.exit(show_status(config, as_json=as_json, watch=watch, echo=click.echo))
+    Works from any directory: without a servers.toml it asks 127.0.0.1:9464.
+    """
+    from botcluster.core.status import DEFAULT_URL, show_status
+
+    if url is None:
+        ctx = click.get_current_context()
+        given = ctx.get_parameter_source("config_path") != click.core.ParameterSource.DEFAULT
+        if given or config_path.exists():
+            m = load_config(config_path, {}).metrics
+            url = f"http://{m.host}:{m.port}"
+        else:
+            url = DEFAULT_URL
+    sys.exit(show_status(url, as_json=as_json, watch=watch, echo=click.echo))

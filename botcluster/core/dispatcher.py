@@ -27,6 +27,7 @@ from botcluster.core.leases import LeaseDeaths
 from botcluster.core.outlook import DispatcherOutlook
 from botcluster.core.progress import WorkerProgress
 from botcluster.core.ratelimit import RateLimiter
+from botcluster.core.recent import RecentEvents
 from botcluster.core.scheduler import pick
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
         # still be waiting in a manager thread; it must not grant a lease after the death.
         self.deaths: dict[str, int] = {}
         self.outcomes: list[tuple[str, Outcome]] = []  # drained by the metrics publisher
+        self.recent = RecentEvents()  # failures and skips, for the operator page
         self.waits: list[tuple[str, float]] = []
         self.busy: list[tuple[str, float]] = []
         self._cond = threading.Condition()
@@ -246,6 +248,8 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
         # A lost claim is not an answer: if the claim was ours after all (an ambiguous 409),
         # the orphan sweep puts the message back to pending and it must be taken again.
         job = self.store.finish(message_id, remember=outcome != "lost_claim")
+        if outcome != "replied":
+            self.recent.add_job(self.clock(), outcome, job, job.last_error if job else "")
         self.lease_of.pop(message_id, None)
         self.outcomes.append((job.entity if job else "", outcome))
 
@@ -263,6 +267,7 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
             self.dirty.add(lease.host)  # learn what the failure left on the host
             job = self.store.jobs[lease.message_id]
             job.last_error = error
+            self.recent.add_job(self.clock(), "attempt failed", job, error, lease.host)
             # After its reply was posted a job only has to be completed: never dead-letter it.
             job.attempts += 1 if count and not job.reply_posted else 0
             if job.attempts >= self.settings.max_attempts:

@@ -186,8 +186,8 @@ class JobRunner(ServerClaims):
         started = self.d.clock()
         try:
             result = await adapter.chat(job.model, messages, sampling_params(entity))
-        except HostDown:
-            metrics.llm_requests.labels(lease.host, "timeout").inc()
+        except HostDown:  # refused or reset: an error, not a timeout (run() marks it down)
+            metrics.llm_requests.labels(lease.host, "error").inc()
             raise
         except OutOfMemory:  # a JIT load inside the chat request did not fit
             metrics.llm_requests.labels(lease.host, "error").inc()

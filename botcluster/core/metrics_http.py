@@ -96,11 +96,16 @@ def render() -> tuple[bytes, str]:
 
 
 Check = Callable[[], tuple[bool, dict[str, Any]]]
+# The page runs no script at all: message text that slipped past escaping could not run either.
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
 def serve(host: str, port: int, healthy: Check, ready: Check,
-          status: Callable[[], dict[str, Any]]) -> ThreadingHTTPServer:
-    """Serve /metrics, /healthz, /readyz and /status from a daemon thread."""
+          status: Callable[[], dict[str, Any]],
+          page: Callable[[], str] | None = None) -> ThreadingHTTPServer:
+    """Serve /metrics, /healthz, /readyz, /status and the operator page `/` (`page`, HTML)
+    from a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -112,14 +117,19 @@ def serve(host: str, port: int, healthy: Check, ready: Check,
                 ok, detail = (healthy if path == "/healthz" else ready)()
                 self._send(200 if ok else 503, json.dumps({"ok": ok, **detail}).encode(),
                            "application/json")
+            elif path == "/" and page is not None:
+                self._send(200, page().encode(), "text/html; charset=utf-8", PAGE_HEADERS)
             elif path == "/status":
                 self._send(200, json.dumps(status(), default=str).encode(), "application/json")
             else:
                 self._send(404, b"not found\n", "text/plain")
 
-        def _send(self, code: int, body: bytes, ctype: str) -> None:
+        def _send(self, code: int, body: bytes, ctype: str,
+                  headers: dict[str, str] | None = None) -> None:
             self.send_response(code)
             self.send_header("Content-Type", ctype)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

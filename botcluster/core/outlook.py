@@ -21,6 +21,7 @@ from botcluster.core.cluster import (
 )
 from botcluster.core.jobs import Lease, Outcome, PostedReply
 from botcluster.core.jobstore import JobStore
+from botcluster.core.recent import RecentEvents
 
 
 class DispatcherOutlook:
@@ -39,6 +40,7 @@ class DispatcherOutlook:
     crash_dead: list[str]
     reclaimed: int
     outcomes: list[tuple[str, Outcome]]
+    recent: RecentEvents
     waits: list[tuple[str, float]]
     busy: list[tuple[str, float]]
     _expire: Callable[[], None]  # provided by Dispatcher (via LeaseDeaths)
@@ -142,7 +144,8 @@ class DispatcherOutlook:
             self.store.promote(now)
             return {"time": now, "queue": self.store.counts(),
                     "oldest": self.store.oldest_waiting(), "reclaimed": self.reclaimed,
-                    "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()}}
+                    "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()},
+                    "recent": self.recent.items()}
 
     def snapshot(self) -> dict[str, object]:
         """`view()` plus the events since the last snapshot (for the metrics publisher)."""

@@ -24,8 +24,9 @@ from botcluster.comments import CommentsClient
 from botcluster.config import resolve_secret
 from botcluster.config.model import Config, HostConfig
 from botcluster.core.children import EmbeddedBoard
-from botcluster.core.cluster import HostView
+from botcluster.core.cluster import HostReport, HostView
 from botcluster.core.dispatcher import DispatcherSettings
+from botcluster.core.facts import status_facts
 from botcluster.core.heal import HealTracker
 from botcluster.core.hoststate import describe, poll_hosts
 from botcluster.core.job_runner import fail_on_server
@@ -33,14 +34,19 @@ from botcluster.core.journal import Journal, compact
 from botcluster.core.locks import BotLock
 from botcluster.core.manager import ManagerServer
 from botcluster.core.metrics_http import serve
+from botcluster.core.operator_page import render_page
 from botcluster.core.orphans import OrphanSweeper, keep_claims_at_drain
 from botcluster.core.poller import Poller
 from botcluster.core.pool import WorkerPool
+from botcluster.core.ports import Listener, check_ports, in_use
 from botcluster.core.publisher import MetricsPublisher
+from botcluster.core.readiness import unserved_reason
+from botcluster.core.recent import RecentEvents
 from botcluster.core.worker import WorkerArgs
-from botcluster.errors import BotclusterError
+from botcluster.errors import BotclusterError, PortInUse
 from botcluster.hosts.adapters import HostAdapter, Timeouts, adapter_for
 from botcluster.hosts.local import LocalHostProcess
+from botcluster.hosts.supervise import LocalHostSupervisor
 from botcluster.logs import register_secret
 
 log = logging.getLogger(__name__)
@@ -59,7 +65,10 @@ class Runtime:
         self.config = config
         self.lock = lock or BotLock.for_config(config)  # the CLI takes it before anything else
         self.board = EmbeddedBoard(config) if config.embedded_board else None
-        self.local_hosts = [LocalHostProcess(h) for h in config.hosts if h.local is not None]
+        self.local_hosts = [LocalHostProcess(h, log_format=config.bot.log_format)
+                            for h in config.hosts if h.local is not None]
+        self.local_watch = LocalHostSupervisor(self.local_hosts)
+        self._recovering: set[str] = set()  # local hosts restarted, not yet seen up
         self.secrets = {h.api_key_env: v for h in config.hosts
                         if h.api_key_env and (v := resolve_secret(h.api_key_env))}
         self.admin_token = resolve_secret(config.board.admin_token_env)
@@ -78,17 +87,19 @@ class Runtime:
         self.last_poll_ok = 0.0
         self.orphans: OrphanSweeper | None = None
         self._next_sweep = 0.0  # at start, then every SWEEP_EVERY_S
+        self.started_at = time.time()
+        self.skips = RecentEvents()  # malformed messages the poller skipped
 
     # --- start ----------------------------------------------------------------------------
 
     async def start(self, say: Callable[[str], None]) -> None:
         self.lock.acquire()
+        check_ports(self.config)  # a port clash is one line, before anything starts
         state = compact(self.config.bot.journal_path, self.journal.keep_context)
         await asyncio.to_thread(self._start_children)
         bot = self.config.bot
         self.client = CommentsClient(self.config.api_url, dialect=bot.dialect,
-                                     on_skip=lambda reason, _id: metrics.skipped_messages
-                                     .labels(reason).inc())
+                                     on_skip=self._skipped)
         dialect = await self.client.detect()
         self._start_manager()
         await asyncio.to_thread(self.dispatcher.forget, list(state.done))
@@ -145,7 +156,12 @@ class Runtime:
     def _start_http(self) -> None:
         m = self.config.metrics
         if m.enabled:
-            self.http = serve(m.host, m.port, self.healthy, self.ready, self.status)
+            try:
+                self.http = serve(m.host, m.port, self.healthy, self.ready, self.status,
+                                  page=lambda: render_page(self.status()))
+            except OSError as exc:  # taken since check_ports: still one line, naming the key
+                raise PortInUse(in_use(Listener("[metrics] port", m.host, m.port),
+                                       str(exc))) from exc
 
     def _banner(self, say: Callable[[str], None], dialect: str, reports: list[Any]) -> None:
         if self.board is not None:
@@ -212,6 +228,21 @@ class Runtime:
         stale = await asyncio.to_thread(self.dispatcher.stale_workers, stuck_after_s)
         self.pool.kill_stuck(stale)
 
+    async def supervise_local_hosts(self) -> None:
+        """A local host that died is down at once (its jobs go elsewhere or wait), restarted
+        with backoff, and read again every second until it answers."""
+        for event in self.local_watch.check():
+            if event.kind == "died":
+                self._recovering.discard(event.host)
+                await asyncio.to_thread(self.dispatcher.report_host, HostReport(
+                    host=event.host, up=False, error=event.detail))
+            elif event.kind == "restarted":
+                self._recovering.add(event.host)
+        if self._recovering:
+            reports = await poll_hosts({n: self.adapters[n] for n in self._recovering},
+                                       self.dispatcher)
+            self._recovering.difference_update(r.host for r in reports if r.up)
+
     def pool_sentinels(self) -> list[int]:
         return list(self.pool.sentinels()) if self.pool else []
 
@@ -247,19 +278,35 @@ class Runtime:
                     "manager_alive": bool(manager and manager.is_alive())}
 
     def status(self) -> dict[str, Any]:
-        view: dict[str, Any] = self.dispatcher.view()
-        view["heal_pending"] = len(self.heal.pending) if self.heal else 0
-        view["workers_alive"] = self.pool.alive() if self.pool else 0
-        return view
+        """What `/status`, the operator page and `botcluster status` show (core/facts.py)."""
+        ready, detail = self.ready()
+        return status_facts(self.dispatcher.view(), self.config, started_at=self.started_at,
+                            ready=ready, ready_reason=detail.get("reason", ""),
+                            heal_pending=len(self.heal.pending) if self.heal else 0,
+                            workers_alive=self.pool.alive() if self.pool else 0,
+                            recent=self.skips.items())
+
+    def _skipped(self, reason: str, message_id: str) -> None:
+        """A message the comments client could not read: counted, and shown to the operator."""
+        metrics.skipped_messages.labels(reason).inc()
+        self.skips.add(time.time(), "malformed", message_id, reason)
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy, polled at least once, and a worker has booted and is claiming."""
+        """Healthy, polled at least once, a worker has booted and is claiming, and some host
+        can serve some entity; `reason` says what is missing."""
         ok, detail = self.healthy()
         try:
             detail["workers_claiming"] = self.dispatcher.live_workers(5.0)
+            unserved = unserved_reason(self.config, self.dispatcher.view()["hosts"])
         except Exception:
-            detail["workers_claiming"] = 0
-        return ok and self.last_poll_ok > 0 and detail["workers_claiming"] > 0, detail
+            detail["workers_claiming"], unserved = 0, "the dispatcher does not answer"
+        reasons = [r for r, bad in (
+            ("not healthy", not ok), ("no successful poll yet", not self.last_poll_ok),
+            ("no worker is claiming", not detail["workers_claiming"]),
+            (unserved or "", unserved is not None)) if bad]
+        if reasons:
+            detail["reason"] = "; ".join(reasons)
+        return not reasons, detail
 
     # --- stop -----------------------------------------------------------------------------
 

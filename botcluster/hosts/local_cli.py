@@ -5,30 +5,37 @@ lives, so this command builds the parameters, starts the server, waits for `/hea
 one ready line, and then sleeps until SIGTERM or SIGINT. llama.cpp ignores Ctrl-C unless the
 launcher handles it, so we install our own handlers; they only record the signal.
 
-Exit codes: 0 clean stop, 2 missing packages or model file, 3 the server never became ready.
+Exit codes: 0 clean stop, 2 missing packages or model file, 3 the server did not start or never
+became ready, 4 the port is taken (checked before the server starts, and again once it
+answers: the process answering must be this one, never a stranger on the same port). Each
+failure is one line.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import httpx
 
-from botcluster.errors import LocalHostError
-from botcluster.hosts.local import check_packages, model_path
+from botcluster.core.ports import Listener, check_free, in_use, pid_listens
+from botcluster.errors import LocalHostError, PortInUse
+from botcluster.hosts.local import ERROR_PREFIX, check_packages, model_path
+from botcluster.logs import setup_logging
 from botcluster.proc import watch_parent
 
 log = logging.getLogger(__name__)
 
 EXIT_MISSING = 2
 EXIT_NOT_READY = 3
+EXIT_PORT = 4
 READY_TIMEOUT_S = 60.0
 
 
@@ -93,11 +100,17 @@ def install_stop_handlers(stop: threading.Event) -> None:
 @click.option("--threads", default=0, show_default=True, type=click.IntRange(0),
               help="CPU threads; 0 = llama.cpp's default.")
 @click.option("--verbose", is_flag=True, help="Keep llama.cpp's own logging.")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one object per line.")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="Stop when this process (the supervisor) is gone.")
 def local_host(model_file: str, alias: str, host: str, port: int, slots: int, ctx: int,
-               threads: int, verbose: bool, parent_pid: int | None) -> None:
+               threads: int, verbose: bool, log_level: str, log_format: str,
+               parent_pid: int | None) -> None:
     """Run the real local llama.cpp host (SmolLM2 by default) for one model alias."""
+    setup_logging(log_level, "json" if log_format == "json" else "text")
     stop = threading.Event()
     install_stop_handlers(stop)
     if parent_pid:
@@ -106,23 +119,37 @@ def local_host(model_file: str, alias: str, host: str, port: int, slots: int, ct
         check_packages(model_file)
         params = build_params(model_file, alias, host, port, slots, ctx, threads, verbose)
     except (LocalHostError, ImportError) as exc:
-        click.echo(f"botcluster local-host: {exc}", err=True)
-        sys.exit(EXIT_MISSING)
+        _fail(str(exc), EXIT_MISSING)
+    listener = Listener("port", host, port)
+    try:
+        check_free(listener)
+    except PortInUse as exc:
+        _fail(str(exc), EXIT_PORT)
     import xllamacpp
 
     started = time.monotonic()
-    server = xllamacpp.Server(params)  # serves from background threads while we live
+    try:
+        server = xllamacpp.Server(params)  # serves from background threads while we live
+    except RuntimeError as exc:  # llama.cpp says only "check the input params"
+        _fail(f"llama.cpp could not start its server at {host}:{port} (port {port} was free "
+              f"a moment before): {exc}", EXIT_NOT_READY)
     url = f"http://{host}:{port}"
     if not wait_health(f"{url}/health", READY_TIMEOUT_S, stop):
         if stop.is_set():
             sys.exit(0)
-        click.echo(f"botcluster local-host: {url} not ready after {READY_TIMEOUT_S:g}s", err=True)
-        sys.exit(EXIT_NOT_READY)
-    click.echo(f"local-host ready: model {alias} at {url} "
-               f"(slots {slots}, ctx {ctx}, {time.monotonic() - started:.1f}s)", nl=True)
-    sys.stdout.flush()
+        _fail(f"{url} not ready after {READY_TIMEOUT_S:g}s", EXIT_NOT_READY)
+    if pid_listens(os.getpid(), port) is False:
+        _fail(in_use(listener, "another process answers on it"), EXIT_PORT)
+    log.info("local-host ready: model %s at %s (slots %d, ctx %d, %.1fs)", alias, url, slots,
+             ctx, time.monotonic() - started)
     while not stop.wait(1.0):
         pass
-    click.echo(f"local-host {alias}: stopping")
+    log.info("local-host %s: stopping", alias)
     del server
     sys.exit(0)
+
+
+def _fail(line: str, code: int) -> NoReturn:
+    """One log record (the supervisor shows it as the reason), then exit `code`."""
+    log.error("%s%s", ERROR_PREFIX, line)
+    sys.exit(code)
