@@ -196,7 +196,9 @@ async def fail(request: Request) -> Response:
     def edit(message: Message) -> bool:
         params = message.setdefault("botParams", {})
         attempts = params.get("attempts")
-        params["attempts"] = (attempts if msgs.is_number(attempts) else 0) + 1
+        # Held at MAX_ATTEMPTS first: the status comes out the same, and a client-sent count
+        # near 2^53 cannot step past what the board serves.
+        params["attempts"] = (min(attempts, MAX_ATTEMPTS) if msgs.is_number(attempts) else 0) + 1
         if params["attempts"] >= MAX_ATTEMPTS:
             params["status"] = "failed"
         else:

@@ -322,3 +322,19 @@ def test_cli_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Path) -
     assert result.exit_code == 2, result.output
     assert "admin_token" in result.output and "loopback" in result.output
     assert not (tmp_path / "b.sqlite3").exists()  # refused before anything was opened
+
+
+def test_fail_on_a_huge_attempts_count_keeps_the_record_servable(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with served(tmp_path / "b.sqlite3") as s:
+            # No entity, so POST keeps the client's attempts as sent; /fail then adds one.
+            body = {"text": "x", "domain": "saywhatwant.app",
+                    "botParams": {"attempts": 2**53 - 1}}
+            posted = (await s.client.post("/api/comments", json=body)).json()
+            r = await s.client.post("/api/queue/fail", json={"messageId": posted["id"]})
+            assert r.status_code == 200 and r.json()["status"] == "failed", r.text
+            assert abs(r.json()["attempts"]) <= 2**53 - 1
+            assert [m["id"] for m in await _reads_ok(s.client)] == [posted["id"]]
+            assert (await s.client.get("/api/stats")).json()["board"]["unservableSkipped"] == 0
+
+    asyncio.run(run())
