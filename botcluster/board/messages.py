@@ -63,6 +63,17 @@ def js_int(raw: str | None) -> int | None:
     return -value if text.startswith("-") else value
 
 
+def is_key(value: object) -> TypeGuard[str]:
+    """A string that can be a storage key: encodable as UTF-8 (no lone UTF-16 surrogates)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -103,6 +114,8 @@ def build_message(body: Mapping[str, Any], *, now_ms: int, origin: str | None,
     message_id = body.get("id") or new_id
     if not isinstance(message_id, str):
         raise InvalidMessage("id must be a string")
+    if not is_key(message_id):
+        raise InvalidMessage("id must be valid Unicode text (it holds a lone surrogate)")
     timestamp = body.get("timestamp") or now_ms
     if not is_number(timestamp) or not 0 < timestamp <= MAX_SAFE_INTEGER:
         raise InvalidMessage("timestamp must be a positive number of ms")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from botcluster.board import wire
+from botcluster.board.messages import is_key
 from botcluster.errors import BotclusterError
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,15 @@ class Records:
         self._store = store
 
     def get(self, message_id: str) -> Message | None:
+        if not is_key(message_id):
+            return None  # SQLite text is UTF-8: never stored, POST refuses such ids
         row = self._conn.execute("SELECT body FROM records WHERE id = ?",
                                  (message_id,)).fetchone()
         return None if row is None else readable(row[0], self._store)
 
     def get_many(self, ids: Sequence[str]) -> dict[str, Message]:
         found: dict[str, Message] = {}
-        unique = list(dict.fromkeys(ids))
+        unique = [i for i in dict.fromkeys(ids) if is_key(i)]
         for start in range(0, len(unique), 500):  # stay under SQLite's parameter limit
             chunk = unique[start:start + 500]
             marks = ",".join("?" * len(chunk))

@@ -338,3 +338,25 @@ def test_fail_on_a_huge_attempts_count_keeps_the_record_servable(tmp_path: Path)
             assert (await s.client.get("/api/stats")).json()["board"]["unservableSkipped"] == 0
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_ids_with_lone_surrogates_are_refused_not_500(tmp_path: Path, dialect: str) -> None:
+    # Found by test_stored_fuzz.py: SQLite keys are UTF-8, and a lone surrogate has none.
+    async def run() -> None:
+        async with served(tmp_path / "b.sqlite3", dialect=dialect) as s:
+            body = b'{"id":"\\ud800x","text":"hi","domain":"saywhatwant.app"}'
+            r = await s.client.post("/api/comments", content=body)
+            assert r.status_code == 400 and "id" in r.json()["error"], r.text
+            paths = ["/api/queue/claim", "/api/queue/complete"]
+            if dialect == "kv":
+                paths += ["/api/queue/fail", "/api/admin/add-to-cache"]
+            for path in paths:
+                r = await s.client.post(path, content=b'{"messageId":"\\udc00","workerId":"w"}',
+                                        headers={"content-type": "application/json"})
+                assert r.status_code == 404, (path, r.text)
+            ok = await s.client.post("/api/comments", content=body.replace(b"\\ud800", b"ok"))
+            assert ok.status_code == 200
+            assert len(await _reads_ok(s.client)) == 1
+
+    asyncio.run(run())
