@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from botcluster.comments.client import CommentsClient
@@ -153,6 +153,8 @@ def test_stored_then_read(dialect: str, bodies: list[bytes], fuzz_dir: Path,
                           loop: asyncio.AbstractEventLoop) -> None:
     RUN[f"{dialect} examples"] += 1
     RUN[f"{dialect} posts"] += len(bodies)
+    for body in bodies:  # printed with a failing example (the fixtures hide the arguments)
+        note(f"{dialect} body: {body[:300]!r}{' ...' if len(body) > 300 else ''}")
     for leftover in fuzz_dir.glob("*"):
         leftover.unlink()
     loop.run_until_complete(_example(fuzz_dir / f"{dialect}.sqlite3", dialect, bodies))
