@@ -34,7 +34,7 @@ async def get_messages(request: Request) -> Response:
     board = board_of(request)
     params = request.query_params
     cursor = params.get("after") or params.get("since") or "0"
-    after = cursor_param(cursor)
+    after = cursor_param(cursor, "after" if params.get("after") else "since")
     limit = int_param(request, "limit", 50, maximum=1000)
     kind = params.get("type") or None
     if after is None:

@@ -99,10 +99,10 @@ def int_param(request: Request, name: str, default: int, maximum: int | None = N
     return min(value, maximum) if maximum is not None else value
 
 
-def cursor_param(raw: str) -> int | None:
+def cursor_param(raw: str, name: str = "after") -> int | None:
     """A time cursor (`after`, `since`) parsed like `parseInt`: None where JavaScript gives
     NaN; BadRequest beyond +-(2^53-1), where no timestamp can be."""
     value = js_int(raw)
     if value is not None and abs(value) > wire.MAX_SAFE_INTEGER:
-        raise BadRequest("after must be a time in ms, at most 2^53-1")
+        raise BadRequest(f"{name} must be a time in ms, at most 2^53-1")
     return value
