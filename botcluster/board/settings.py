@@ -31,7 +31,8 @@ DEFAULT_PRIORITY = 50
 MAX_ATTEMPTS = 3
 # Board limits, not the site's (docs/BOARD.md, "Intentional differences").
 MAX_FUTURE_MS = 10 * 60 * 1000  # how far ahead of the board's clock a POSTed timestamp may be
-# A full cache of 200 messages this big stays under the bot's 16 MiB read cap.
+# 200 messages this big as sent (a full cache) are 12.5 MiB, under the bot's 16 MiB read cap;
+# escaping on the way out can make an answer larger than what was sent.
 MAX_BODY_BYTES = 64 * 1024
 
 
