@@ -1,8 +1,7 @@
-"""Board-only endpoints: fault switches, the entity list for the page, and admin auth."""
+"""Board-only endpoints: fault switches and the entity list for the page (guard.py: who may)."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from starlette.requests import Request
@@ -13,18 +12,6 @@ from botcluster.board.posting import board_of
 from botcluster.board.responses import BadRequest, json_object, json_response
 
 log = logging.getLogger(__name__)
-
-ADMIN_PREFIX = "/api/admin/"
-
-
-def authorized(header: str | None, token: str | None) -> bool:
-    """True when no token is configured, or the header is `Bearer <token>` (constant time)."""
-    if not token:
-        return True
-    if not header or not header.startswith("Bearer "):
-        return False
-    return hmac.compare_digest(header[len("Bearer "):].encode(), token.encode())
-
 
 async def get_faults(request: Request) -> Response:
     return json_response(board_of(request).faults.as_dict())

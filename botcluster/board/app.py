@@ -1,8 +1,8 @@
 """`create_app(settings)`: the board as an ASGI app, for the CLI, tests and other code.
 
-Layers, outermost first: `EdgeMiddleware` (CORS on everything, OPTIONS 200 on any path, admin
-auth, injected latency and errors, a JSON 500 instead of a crash), then the routes of the chosen
-dialect, the board-only routes and the page.
+Layers, outermost first: `EdgeMiddleware` (CORS on everything but the admin paths, OPTIONS 200
+on any path, the body size limit, the admin guard, injected latency and errors, a JSON 500
+instead of a crash), then the routes of the chosen dialect, the board-only routes and the page.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from botcluster.board import admin, do_routes, kv_routes
+from botcluster.board import admin, do_routes, guard, kv_routes
 from botcluster.board.openapi import openapi_document
+from botcluster.board.posting import board_of
 from botcluster.board.responses import BadRequest, error, json_response, not_found
 from botcluster.board.settings import BoardSettings
 from botcluster.board.state import BoardState
@@ -43,6 +44,25 @@ FAULTY_PREFIXES = ("/api/comments", "/api/queue/", "/api/heartbeat", "/api/stats
                    "/api/admin/add-to-cache")
 
 
+class BodyTooLarge(Exception):
+    """The request body passed `max_body_bytes` while it was read (answered 413)."""
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive`, raising BodyTooLarge once the body read so far passes `limit` bytes."""
+    size = 0
+
+    async def read() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise BodyTooLarge
+        return message
+    return read
+
+
 class EdgeMiddleware:
     """What every request passes through, whatever route answers it."""
 
@@ -55,35 +75,42 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        cors = [] if scope["path"].startswith(guard.ADMIN_PREFIX) else CORS_HEADERS
 
         async def send_cors(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
+                message["headers"] = [*message.get("headers", []), *cors]
             await send(message)
 
+        receive = _limited(receive, self.board.settings.max_body_bytes)
         try:
             early = await self._early_answer(scope)
             if early is not None:
                 await early(scope, receive, send_cors)
             else:
                 await self.app(scope, receive, send_cors)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(self.board.settings.max_body_bytes)(scope, receive, send_cors)
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:
                 await error(500, "Internal error")(scope, receive, send_cors)
 
     async def _early_answer(self, scope: Scope) -> Response | None:
-        """OPTIONS, admin auth and injected faults, decided before any route runs."""
+        """OPTIONS, body size, the admin guard and injected faults, before any route runs."""
         path: str = scope["path"]
         if scope["method"] == "OPTIONS":
             return Response(status_code=200)
-        if path.startswith(admin.ADMIN_PREFIX):
-            header = dict(scope["headers"]).get(b"authorization")
-            if not admin.authorized(header.decode("latin-1") if header else None,
-                                    self.board.settings.admin_token):
-                return error(401, "Unauthorized", hint="Authorization: Bearer <token>")
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.board.settings.max_body_bytes:
+            return _too_large(self.board.settings.max_body_bytes)
+        if path.startswith(guard.ADMIN_PREFIX):
+            refusal = guard.admin_refusal(scope, self.board.settings.admin_token)
+            if refusal is not None:
+                return refusal
         if path.startswith(FAULTY_PREFIXES):
             return await self._injected_fault()
         return None
@@ -97,6 +124,10 @@ class EdgeMiddleware:
             status = self.board.rng.choice((500, 503))
             return error(status, "Injected fault", injected=True)
         return None
+
+
+def _too_large(limit: int) -> Response:
+    return error(413, f"Request body over {limit} bytes")
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:
@@ -114,6 +145,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405 and request.url.path == "/api/comments":
         return PlainTextResponse("Method not allowed", status_code=405)
     return not_found()  # the site answers any other unknown method and path with 404
+
+
+async def _body_too_large(request: Request, exc: Exception) -> Response:
+    return _too_large(board_of(request).settings.max_body_bytes)
 
 
 def _routes(settings: BoardSettings) -> list[BaseRoute]:
@@ -151,7 +186,7 @@ def create_app(settings: BoardSettings) -> Starlette:
     app = Starlette(
         routes=_routes(settings),
         exception_handlers={BadRequest: _bad_request, StorageError: _storage_error,
-                            HTTPException: _http_error},
+                            HTTPException: _http_error, BodyTooLarge: _body_too_large},
         lifespan=lifespan,
     )
     app.state.board = board

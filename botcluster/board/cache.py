@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from botcluster.board import wire
 from botcluster.board.settings import CACHE_SIZE, Faults
 from botcluster.board.store import CACHE_KEY, Message, StorageError, Store
 
@@ -34,6 +35,7 @@ class CacheCounters:
     overlapping_writes: int = 0  # writes whose read preceded another writer's landed write
     failed_writes: int = 0
     stale_reads: int = 0
+    unservable: int = 0  # cached items skipped on reads because they cannot be served
 
 
 class RecentCache:
@@ -56,10 +58,14 @@ class RecentCache:
         """The cache as stored now; [] when empty or unreadable."""
         try:
             raw = await self._store.get_value(CACHE_KEY)
-            return _parse(raw)
+            items, skipped = _parse(raw)
         except StorageError:
             log.exception("cache read failed")
             return []
+        if skipped:
+            self.counters.unservable += skipped
+            log.warning("%d cached items cannot be served; skipped", skipped)
+        return items
 
     async def read_for_get(self) -> list[Message]:
         """A read on a GET path: from a snapshot up to `stale_reads_s` old when that fault is on."""
@@ -97,7 +103,7 @@ class RecentCache:
             self.counters.overlapping_writes += 1
         self._dispatched += 1
         try:
-            await self._store.put_value(CACHE_KEY, json.dumps(updated))
+            await self._store.put_value(CACHE_KEY, wire.dumps(updated))
         except StorageError:
             self.counters.failed_writes += 1
             log.exception("cache write failed (swallowed, as on the site)")
@@ -126,12 +132,18 @@ class RecentCache:
         return await self.change(edit)
 
 
-def _parse(raw: str | None) -> list[Message]:
+def _parse(raw: str | None) -> tuple[list[Message], int]:
+    """The servable items of the stored cache value, and how many were skipped."""
     if not raw:
-        return []
+        return [], 0
     try:
         items = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         log.error("cache value is not JSON; treating it as empty")
-        return []
-    return [m for m in items if isinstance(m, dict)] if isinstance(items, list) else []
+        return [], 0
+    if not isinstance(items, list):
+        log.error("cache value is not a list; treating it as empty")
+        return [], 0
+    kept = [m for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)
+            and wire.problem(m) is None]
+    return kept, len(items) - len(kept)

@@ -17,7 +17,8 @@ import click
 import uvicorn
 
 from botcluster.board.app import create_app
-from botcluster.board.settings import BoardSettings, FaultSettings
+from botcluster.board.settings import MAX_BODY_BYTES, BoardSettings, FaultSettings
+from botcluster.errors import ConfigError
 from botcluster.logs import setup_logging
 from botcluster.proc import watch_parent
 
@@ -56,7 +57,12 @@ def _entities(values: tuple[str, ...]) -> dict[str, str]:
               help="Serve cache reads from a snapshot up to N seconds old.")
 @click.option("--seed", type=int, default=None, help="Seed of the RNG (errors, generated ids).")
 @click.option("--admin-token", default=None, envvar=TOKEN_ENV, show_envvar=True,
-              help="Require 'Authorization: Bearer TOKEN' on /api/admin/*.")
+              help="Require 'Authorization: Bearer TOKEN' on /api/admin/* (needed when "
+                   "--host is not a loopback address).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDRESS",
+              help="A proxy whose CF-Connecting-IP header names the client (repeatable).")
+@click.option("--max-body-bytes", default=MAX_BODY_BYTES, show_default=True,
+              type=click.IntRange(1024), help="Larger request bodies are answered 413.")
 @click.option("--entity", "entity", multiple=True, metavar="ID=USERNAME",
               help="An entity the page offers (repeatable).")
 @click.option("--log-level", default="INFO", show_default=True,
@@ -69,6 +75,7 @@ def _entities(values: tuple[str, ...]) -> dict[str, str]:
 def board(host: str, port: int, db_path: Path, dialect: str, cache_race: bool,
           race_pause_ms: float, claim_race: bool, error_rate: float, latency_ms: float,
           stale_reads_s: float, seed: int | None, admin_token: str | None,
+          trusted_proxies: tuple[str, ...], max_body_bytes: int,
           entity: tuple[str, ...], log_level: str, log_format: str,
           parent_pid: int | None) -> None:
     """Run the embedded comments server (the site's KV or DO dialect)."""
@@ -79,10 +86,15 @@ def board(host: str, port: int, db_path: Path, dialect: str, cache_race: bool,
     faults = FaultSettings(cache_race=cache_race, race_pause_ms=race_pause_ms,
                            claim_race=claim_race, error_rate=error_rate,
                            latency_ms=latency_ms, stale_reads_s=stale_reads_s)
-    settings = BoardSettings(host=host, port=port, db_path=db_path,
-                             dialect="do" if dialect == "do" else "kv", faults=faults,
-                             admin_token=admin_token or None, seed=seed,
-                             entities=MappingProxyType(_entities(entity)))
+    try:
+        settings = BoardSettings(host=host, port=port, db_path=db_path,
+                                 dialect="do" if dialect == "do" else "kv", faults=faults,
+                                 admin_token=admin_token or None, seed=seed,
+                                 entities=MappingProxyType(_entities(entity)),
+                                 trusted_proxies=tuple(trusted_proxies),
+                                 max_body_bytes=max_body_bytes)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

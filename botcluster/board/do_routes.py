@@ -14,6 +14,7 @@ from botcluster.board import messages as msgs
 from botcluster.board.messages import Message
 from botcluster.board.posting import accept_post, board_of
 from botcluster.board.responses import (
+    cursor_param,
     int_param,
     json_object,
     json_response,
@@ -22,7 +23,10 @@ from botcluster.board.responses import (
 )
 from botcluster.board.store import Records
 
-PENDING_SQL = "WHERE json_extract(body, '$.botParams.status') = 'pending'"
+# CASE guards json_extract: one record that SQLite cannot read as JSON (written by an older
+# version) must not fail the whole query; such records are then skipped by the store's reader.
+PENDING_SQL = ("WHERE CASE WHEN json_valid(body) THEN json_extract(body, '$.botParams.status')"
+               " END = 'pending'")
 
 
 async def get_messages(request: Request) -> Response:
@@ -30,7 +34,7 @@ async def get_messages(request: Request) -> Response:
     board = board_of(request)
     params = request.query_params
     cursor = params.get("after") or params.get("since") or "0"
-    after = msgs.js_int(cursor)
+    after = cursor_param(cursor, "after" if params.get("after") else "since")
     limit = int_param(request, "limit", 50, maximum=1000)
     kind = params.get("type") or None
     if after is None:
@@ -39,7 +43,8 @@ async def get_messages(request: Request) -> Response:
         sql = "WHERE timestamp > ?"
         args: list[object] = [after]
         if kind:
-            sql += " AND json_extract(body, '$.\"message-type\"') = ?"
+            sql += (" AND CASE WHEN json_valid(body) THEN"
+                    " json_extract(body, '$.\"message-type\"') END = ?")
             args.append(kind)
         sql += " ORDER BY timestamp DESC, seq DESC LIMIT ?"
         args.append(limit)

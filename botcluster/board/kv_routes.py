@@ -15,6 +15,7 @@ from botcluster.board.messages import Message
 from botcluster.board.posting import accept_post, board_of
 from botcluster.board.responses import (
     BadRequest,
+    cursor_param,
     error,
     int_param,
     json_object,
@@ -37,7 +38,7 @@ async def get_comments(request: Request) -> Response:
     limit = int_param(request, "limit", 50, maximum=1000)
     after_raw = params.get("after")
     if after_raw:
-        after = msgs.js_int(after_raw)
+        after = cursor_param(after_raw)
         if after is None:
             return json_response([])  # parseInt gave NaN: nothing is newer than NaN
         items = await board.cache.read_for_get()
@@ -195,7 +196,9 @@ async def fail(request: Request) -> Response:
     def edit(message: Message) -> bool:
         params = message.setdefault("botParams", {})
         attempts = params.get("attempts")
-        params["attempts"] = (attempts if msgs.is_number(attempts) else 0) + 1
+        # Held at MAX_ATTEMPTS first: the status comes out the same, and a client-sent count
+        # near 2^53 cannot step past what the board serves.
+        params["attempts"] = (min(attempts, MAX_ATTEMPTS) if msgs.is_number(attempts) else 0) + 1
         if params["attempts"] >= MAX_ATTEMPTS:
             params["status"] = "failed"
         else:

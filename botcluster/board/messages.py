@@ -5,13 +5,19 @@ Pure functions: no I/O, time and randomness passed in.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import string
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard
 
-from botcluster.board.settings import DEFAULT_PRIORITY, MAX_TEXT_CHARS, MAX_USERNAME_CHARS
+from botcluster.board.settings import (
+    DEFAULT_PRIORITY,
+    MAX_FUTURE_MS,
+    MAX_TEXT_CHARS,
+    MAX_USERNAME_CHARS,
+)
 
 Message = dict[str, Any]
 
@@ -41,11 +47,31 @@ def sanitize_username(username: object) -> str | None:
 
 
 def js_int(raw: str | None) -> int | None:
-    """`parseInt(raw)`: the leading integer of the string, None where JavaScript gives NaN."""
+    """`parseInt(raw)`: the leading integer of the string, None where JavaScript gives NaN.
+
+    Past 30 significant digits the value is held at +-10**30: larger than any valid value
+    and cheap to compare, where Python would refuse (or take long) to convert the digits.
+    """
     if raw is None:
         return None
     match = _LEADING_INT.match(raw)
-    return int(match.group(1)) if match else None
+    if not match:
+        return None
+    text = match.group(1)
+    digits = text.lstrip("+-").lstrip("0")
+    value = 10**30 if len(digits) > 30 else int(digits or "0")
+    return -value if text.startswith("-") else value
+
+
+def is_key(value: object) -> TypeGuard[str]:
+    """A string that can be a storage key: encodable as UTF-8 (no lone UTF-16 surrogates)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_number(value: object) -> TypeGuard[int | float]:
@@ -88,9 +114,16 @@ def build_message(body: Mapping[str, Any], *, now_ms: int, origin: str | None,
     message_id = body.get("id") or new_id
     if not isinstance(message_id, str):
         raise InvalidMessage("id must be a string")
+    if not is_key(message_id):
+        raise InvalidMessage("id must be valid Unicode text (it holds a lone surrogate)")
     timestamp = body.get("timestamp") or now_ms
     if not is_number(timestamp) or not 0 < timestamp <= MAX_SAFE_INTEGER:
         raise InvalidMessage("timestamp must be a positive number of ms")
+    if timestamp > now_ms + MAX_FUTURE_MS:
+        # A message from the far future would sort after everything to come, and a poller
+        # whose cursor follows the newest timestamp would stop seeing new messages.
+        raise InvalidMessage(f"timestamp is more than {MAX_FUTURE_MS // 60_000} minutes "
+                             "ahead of the server's clock")
     message: Message = {"id": message_id, "text": text, "timestamp": timestamp}
     username = sanitize_username(body.get("username"))
     if username is not None:
@@ -120,9 +153,17 @@ def queued(bot_params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def priority(message: Message) -> float:
-    """`botParams.priority`, where missing, 0 or not a number counts as 50."""
-    value = (message.get("botParams") or {}).get("priority")
-    return float(value) if is_number(value) and value else float(DEFAULT_PRIORITY)
+    """`botParams.priority`, where missing, 0, NaN or not a number counts as 50; an integer
+    too big for a float counts as +-infinity (sorting never overflows)."""
+    params = message.get("botParams")
+    value = params.get("priority") if isinstance(params, dict) else None
+    if not is_number(value) or not value:
+        return float(DEFAULT_PRIORITY)
+    try:
+        number = float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+    return float(DEFAULT_PRIORITY) if math.isnan(number) else number
 
 
 def queue_order(messages: Iterable[Message]) -> list[Message]:
@@ -132,7 +173,13 @@ def queue_order(messages: Iterable[Message]) -> list[Message]:
 
 def timestamp(message: Message) -> float:
     value = message.get("timestamp")
-    return float(value) if is_number(value) else 0.0
+    if not is_number(value):
+        return 0.0
+    try:
+        number = float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+    return 0.0 if math.isnan(number) else number
 
 
 def status(message: Message) -> object:

@@ -27,8 +27,11 @@ QUEUE_ERROR = _json(_ref("QueueError"), "queue error")
 NOT_FOUND = {"description": "not found", "content": {
     "application/json": {"schema": {"type": "object"}},
     "text/plain": {"schema": {"type": "string"}}}}
-FAULTS = {"500": ERROR, "503": ERROR}  # injected faults (--error-rate) and storage errors
-ADMIN = {"401": ERROR}
+# 413: a body over --max-body-bytes; 500/503: injected faults (--error-rate), storage errors.
+FAULTS = {"413": ERROR, "500": ERROR, "503": ERROR}
+# 401 no token; 403 a foreign Origin or, without a token, a Host that is not loopback;
+# 415 a POST that is not application/json; 413 a body over the limit.
+ADMIN = {"401": ERROR, "403": ERROR, "413": ERROR, "415": ERROR}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": {"type": "object", "required": ["error"],

@@ -27,13 +27,14 @@ def exempt(body: object, origin: str | None) -> bool:
 
 async def accept_post(request: Request, board: BoardState) -> Message | Response:
     """The message to store, or the response that refuses it (429 before any validation)."""
-    body, ok = await read_json(request)
+    body, problem = await read_json(request)
     origin = request.headers.get("origin")
-    if not exempt(body, origin) and not board.limiter.allow(client_ip(request)):
+    address = client_ip(request, board.settings.trusted_proxies)
+    if not exempt(body, origin) and not board.limiter.allow(address):
         board.counters.rate_limited += 1
         return _too_many()
-    if not ok:
-        raise BadRequest("Invalid JSON body")
+    if problem is not None:
+        raise BadRequest(problem)
     if not isinstance(body, dict):
         body = {}  # the site reads fields off whatever it got; a non-object has no text
     now = board.now_ms()

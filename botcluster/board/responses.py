@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from botcluster.board import wire
 from botcluster.board.messages import js_int
 
 
@@ -44,28 +46,25 @@ def queue_error(status: int, message: str) -> Response:
     return BoardJSONResponse({"success": False, "error": message}, status_code=status)
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def not_found() -> Response:
     return PlainTextResponse("Not found", status_code=404)
 
 
-async def read_json(request: Request) -> tuple[Any, bool]:
-    """(parsed body, ok). ok is False for an unreadable or non-JSON body."""
+async def read_json(request: Request) -> tuple[Any, str | None]:
+    """(parsed body, None), or (None, why) for a body that is not JSON the board can keep
+    (not JSON, a non-finite number, an integer beyond 2^53-1, nested too deep)."""
     raw = await request.body()
     try:
-        return json.loads(raw, parse_constant=_no_constants), True
-    except (ValueError, UnicodeDecodeError):
-        return None, False
+        return wire.loads(raw), None
+    except wire.UnsafeJSON as exc:
+        return None, str(exc)
 
 
 async def json_object(request: Request) -> dict[str, Any]:
     """The body as a JSON object, or BadRequest."""
-    body, ok = await read_json(request)
-    if not ok:
-        raise BadRequest("Invalid JSON body")
+    body, problem = await read_json(request)
+    if problem is not None:
+        raise BadRequest(problem)
     if not isinstance(body, dict):
         raise BadRequest("Body must be a JSON object")
     return body
@@ -79,12 +78,14 @@ def required_str(body: dict[str, Any], *names: str) -> list[str]:
     return [str(v) for v in values]
 
 
-def client_ip(request: Request) -> str:
-    """The address the rate limit counts: CF-Connecting-IP when a proxy set it, else the peer."""
+def client_ip(request: Request, trusted_proxies: Collection[str] = ()) -> str:
+    """The address the rate limit counts: the socket peer, or the `CF-Connecting-IP` it set
+    when the peer is one of `trusted_proxies` (anyone else can write any header)."""
+    peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("cf-connecting-ip")
-    if forwarded:
-        return forwarded.strip()
-    return request.client.host if request.client else "unknown"
+    if forwarded and forwarded.strip() and peer in trusted_proxies:
+        return forwarded.strip()[:64]
+    return peer
 
 
 def int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
@@ -93,6 +94,15 @@ def int_param(request: Request, name: str, default: int, maximum: int | None = N
     if raw is None or raw == "":
         return default
     value = js_int(raw)
-    if value is None or value < 0:
-        raise BadRequest(f"{name} must be a non-negative integer")
+    if value is None or not 0 <= value <= wire.MAX_SAFE_INTEGER:
+        raise BadRequest(f"{name} must be an integer from 0 to 2^53-1")
     return min(value, maximum) if maximum is not None else value
+
+
+def cursor_param(raw: str, name: str = "after") -> int | None:
+    """A time cursor (`after`, `since`) parsed like `parseInt`: None where JavaScript gives
+    NaN; BadRequest beyond +-(2^53-1), where no timestamp can be."""
+    value = js_int(raw)
+    if value is not None and abs(value) > wire.MAX_SAFE_INTEGER:
+        raise BadRequest(f"{name} must be a time in ms, at most 2^53-1")
+    return value

@@ -7,6 +7,7 @@ a small mutable object the app owns, seeded from `BoardSettings.faults`.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
+
+from botcluster.errors import ConfigError
 
 BoardDialect = Literal["kv", "do"]
 
@@ -26,11 +29,27 @@ RATE_LIMIT_WINDOW_S = 60.0
 EXEMPT_DOMAIN = "saywhatwant.app"
 DEFAULT_PRIORITY = 50
 MAX_ATTEMPTS = 3
+# Board limits, not the site's (docs/BOARD.md, "Intentional differences").
+MAX_FUTURE_MS = 10 * 60 * 1000  # how far ahead of the board's clock a POSTed timestamp may be
+# 200 messages this big as sent (a full cache) are 12.5 MiB, under the bot's 16 MiB read cap;
+# escaping on the way out can make an answer larger than what was sent.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def wall_clock_ms() -> int:
     """Milliseconds since the epoch, the unit every timestamp of the site uses."""
     return int(time.time() * 1000)
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (`127.0.0.1`, `::1`, `[::1]`)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -55,12 +74,24 @@ class BoardSettings:
     dialect: BoardDialect = "kv"
     faults: FaultSettings = field(default_factory=FaultSettings)
     admin_token: str | None = None
+    # Peers whose CF-Connecting-IP header names the client (a proxy in front); nobody else's.
+    trusted_proxies: tuple[str, ...] = ()
+    max_body_bytes: int = MAX_BODY_BYTES  # a bigger request body is answered 413
     # entity id -> username, offered by the page
     entities: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     seed: int | None = None  # seeds the default RNG (error injection, generated ids)
     clock_ms: Callable[[], int] = wall_clock_ms
     monotonic: Callable[[], float] = time.monotonic
     rng: random.Random | None = None
+
+    def __post_init__(self) -> None:
+        if not self.admin_token and not is_loopback(self.host):
+            raise ConfigError("board settings", "admin_token",
+                              f"required when the board listens beyond loopback "
+                              f"(host {self.host!r}): set --admin-token or "
+                              "BOTCLUSTER_BOARD_TOKEN")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("board settings", "max_body_bytes", "must be at least 1024")
 
     def make_rng(self) -> random.Random:
         return self.rng if self.rng is not None else random.Random(self.seed)

@@ -67,5 +67,6 @@ class BoardState:
             "rateLimited": c.rate_limited, "injectedErrors": c.injected_errors,
             "cacheWrites": cache.writes, "overlappingCacheWrites": cache.overlapping_writes,
             "failedCacheWrites": cache.failed_writes, "staleReads": cache.stale_reads,
+            "unservableSkipped": self.store.unservable + cache.unservable,
             "faults": self.faults.as_dict(),
         }

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from botcluster.board import wire
+from botcluster.board.messages import is_key
 from botcluster.errors import BotclusterError
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,28 @@ class StorageError(BotclusterError):
     """The board's SQLite file could not be opened, read or written."""
 
 
+def readable(text: str, store: Store) -> Message | None:
+    """The stored message, or None (counted, logged once per id) when it cannot be served:
+    text that is not JSON, not an object with a string id, or holding values no JSON reader
+    carries (a record written before the board checked what it stores)."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        message = None
+    reason = None if isinstance(message, dict) else "not a JSON object"
+    if reason is None and not isinstance(message.get("id"), str):
+        reason = "no string id"
+    reason = reason or wire.problem(message)
+    if reason is None:
+        return dict(message)
+    store.unservable += 1
+    key = str(message.get("id")) if isinstance(message, dict) else text[:40]
+    if key not in store.unservable_ids and len(store.unservable_ids) < 10_000:
+        store.unservable_ids.add(key)
+        log.warning("stored record %r cannot be served (%s); skipped on every read", key, reason)
+    return None
+
+
 class Records:
     """Synchronous access inside one transaction, on the store's thread only."""
 
@@ -55,26 +79,29 @@ class Records:
         self._store = store
 
     def get(self, message_id: str) -> Message | None:
+        if not is_key(message_id):
+            return None  # SQLite text is UTF-8: never stored, POST refuses such ids
         row = self._conn.execute("SELECT body FROM records WHERE id = ?",
                                  (message_id,)).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else readable(row[0], self._store)
 
     def get_many(self, ids: Sequence[str]) -> dict[str, Message]:
         found: dict[str, Message] = {}
-        unique = list(dict.fromkeys(ids))
+        unique = [i for i in dict.fromkeys(ids) if is_key(i)]
         for start in range(0, len(unique), 500):  # stay under SQLite's parameter limit
             chunk = unique[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for (body,) in self._conn.execute(
                     f"SELECT body FROM records WHERE id IN ({marks})", chunk):
-                message = dict(json.loads(body))
-                found[str(message["id"])] = message
+                message = readable(body, self._store)
+                if message is not None:
+                    found[str(message["id"])] = message
         return found
 
     def query(self, where_sql: str, *params: Any) -> list[Message]:
         """`SELECT body FROM records <where_sql>` with bound params, in the statement's order."""
         rows = self._conn.execute(f"SELECT body FROM records {where_sql}", params)
-        return [dict(json.loads(r[0])) for r in rows]
+        return [m for m in (readable(r[0], self._store) for r in rows) if m is not None]
 
     def put(self, message: Message) -> None:
         ts = message.get("timestamp")
@@ -82,8 +109,7 @@ class Records:
         self._store.seq += 1
         self._conn.execute(
             "INSERT OR REPLACE INTO records (id, timestamp, seq, body) VALUES (?, ?, ?, ?)",
-            # ASCII escapes keep lone surrogates (valid in JSON text, not in UTF-8) storable.
-            (message["id"], number, self._store.seq, json.dumps(message)))
+            (message["id"], number, self._store.seq, wire.dumps(message)))
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
@@ -105,6 +131,8 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.seq = 0  # record writes ever committed: the DO dialect's version
+        self.unservable = 0  # records skipped on reads because they cannot be served
+        self.unservable_ids: set[str] = set()  # those already logged (bounded)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="board-db")
         self._conn: sqlite3.Connection | None = None
 

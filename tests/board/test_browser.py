@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from botcluster.board.settings import FaultSettings
+from botcluster.board.store import CACHE_KEY, SCHEMA
 from tests.board.conftest import RunningBoard
 
 pytestmark = pytest.mark.browser
@@ -83,6 +86,54 @@ def test_markup_is_text(browser: object, make_board: Callable[..., RunningBoard]
     assert page.locator("#messages img").count() == 0  # type: ignore[attr-defined]
     assert page.locator("#messages b").count() == 0  # type: ignore[attr-defined]
     assert dialogs == []
+
+
+def _board_file_with_a_message_from(path: Path, timestamp: int) -> None:
+    """A database as an older board (or a wrong clock) left it: one message dated `timestamp`."""
+    message = {"id": "from-the-future", "text": "I come from next year", "timestamp": timestamp,
+               "username": "Traveller", "domain": "saywhatwant.app", "message-type": "human"}
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT INTO records VALUES (?, ?, 1, ?)",
+                 (message["id"], timestamp, json.dumps(message)))
+    conn.execute("INSERT INTO kv VALUES (?, ?)", (CACHE_KEY, json.dumps([message])))
+    conn.commit()
+    conn.close()
+
+
+def test_a_future_timestamp_does_not_stop_new_messages(
+        browser: object, make_board: Callable[..., RunningBoard], tmp_path: Path) -> None:
+    db = tmp_path / "future.sqlite3"
+    _board_file_with_a_message_from(db, int(time.time() * 1000) + 365 * 86_400_000)
+    board = make_board(db_path=db, entities={"ei": "EmotionalGuide"})
+    page = _open(browser, board.url)
+    page.locator("li[data-id='from-the-future']").wait_for(timeout=10_000)  # type: ignore[attr-defined]
+    page.wait_for_timeout(1000)  # type: ignore[attr-defined]  # a few polls after it
+    reply = {"text": "Present day.", "username": "Sage", "domain": "saywhatwant.app",
+             "message-type": "AI"}
+    assert board.post("/api/comments", json=reply).status_code == 200
+    page.locator("li.ai").wait_for(timeout=10_000)  # type: ignore[attr-defined]
+    _send(page, "still talking")
+    mine = page.locator("li.own[data-state='visible']")  # type: ignore[attr-defined]
+    mine.wait_for(timeout=10_000)
+    assert mine.locator(".text").text_content() == "still talking"
+    texts = page.locator("#messages .text").all_text_contents()  # type: ignore[attr-defined]
+    assert sorted(texts) == sorted(["I come from next year", "Present day.", "still talking"])
+
+
+def test_a_refused_post_is_reported_not_retried(
+        browser: object, make_board: Callable[..., RunningBoard]) -> None:
+    board = make_board(entities={"ei": "EmotionalGuide"}, max_body_bytes=1024)
+    page = _open(browser, board.url)
+    posts: list[int] = []
+    page.on("response", lambda r: posts.append(r.status)  # type: ignore[attr-defined]
+            if r.request.method == "POST" and r.url.endswith("/api/comments") else None)
+    page.evaluate("document.getElementById('text').removeAttribute('maxlength')")  # type: ignore[attr-defined]
+    _send(page, "x" * 2000)  # over the board's 1 KiB limit: 413
+    page.locator("li.own").wait_for(state="detached", timeout=10_000)  # type: ignore[attr-defined]
+    page.wait_for_timeout(2500)  # type: ignore[attr-defined]  # a retry would come within 1.5 s
+    assert posts == [413]
+    assert board.get("/api/stats").json()["board"]["posts"] == 0
 
 
 @pytest.mark.slow

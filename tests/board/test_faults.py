@@ -135,7 +135,8 @@ def test_fault_switches_validate(board: RunningBoard) -> None:
     for bad in ({"cache_race": 1}, {"error_rate": 2}, {"nope": True}, {"latency_ms": -1},
                 {"latency_ms": "5"}):
         assert board.post("/api/admin/faults", json=bad).status_code == 400, bad
-    assert board.post("/api/admin/faults", content=b"[").status_code == 400
+    assert board.post("/api/admin/faults", content=b"[",
+                      headers={"Content-Type": "application/json"}).status_code == 400
 
 
 def test_admin_token(make_board: Callable[..., RunningBoard]) -> None:

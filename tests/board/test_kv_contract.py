@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.board.conftest import RunningBoard, human
+from tests.support.procs import LOOPBACK
 
 
 def _post(board: RunningBoard, **body: object) -> dict:
@@ -227,7 +228,8 @@ def test_cors_options_and_404(board: RunningBoard) -> None:
         assert r.headers["access-control-allow-origin"] == "*"
 
 
-def test_rate_limit(board: RunningBoard) -> None:
+def test_rate_limit(make_board) -> None:  # type: ignore[no-untyped-def]
+    board = make_board(trusted_proxies=(LOOPBACK,))  # as behind Cloudflare
     ip = {"CF-Connecting-IP": "203.0.113.7"}
     for i in range(10):
         r = board.post("/api/comments", json={"text": f"t{i}"}, headers=ip)
@@ -247,7 +249,7 @@ def test_rate_limit(board: RunningBoard) -> None:
 
 def test_rate_limit_window_slides(make_board) -> None:  # type: ignore[no-untyped-def]
     now = [1000.0]
-    b = make_board(monotonic=lambda: now[0])
+    b = make_board(monotonic=lambda: now[0], trusted_proxies=(LOOPBACK,))
     ip = {"CF-Connecting-IP": "198.51.100.1"}
     for _ in range(10):
         assert b.post("/api/comments", json={"text": "x"}, headers=ip).status_code == 200

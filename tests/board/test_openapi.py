@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.board.conftest import RunningBoard
+from tests.support.procs import LOOPBACK
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
@@ -61,7 +62,8 @@ def _run_all(board: RunningBoard) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("dialect", ["kv", "do"])
 def test_schema_conformance(make_board: Callable[..., RunningBoard], dialect: str) -> None:
-    board = make_board(dialect=dialect, admin_token=TOKEN, entities={"ei": "EmotionalGuide"})
+    board = make_board(dialect=dialect, admin_token=TOKEN, entities={"ei": "EmotionalGuide"},
+                       trusted_proxies=(LOOPBACK,))
     for i in range(3):  # some records, so that ids and queue calls find something
         board.post("/api/comments", json={"id": f"seed-{i}", "text": "seed",
                                           "domain": "saywhatwant.app",

@@ -17,7 +17,10 @@
   const $ = (id) => document.getElementById(id);
   const seen = new Map();   // id -> message, everything a poll returned or we posted
   const own = new Map();    // id -> {state: "sending"|"posted"|"visible", timestamp, nextHealAt, healDelay}
-  let newest = 0;
+  // The newest timestamp seen that is not ahead of the server's clock: the poll cursor. A
+  // message stamped in the future (a wrong client clock, a record from an older board) must
+  // not move it, or every poll would ask only for messages newer than that future time.
+  let cursor = 0;
   let healing = false;      // one heal at a time, so this page's heals do not race each other
 
   function newId(ms) {
@@ -68,19 +71,22 @@
 
   async function poll() {
     const pendingTs = Array.from(own.values()).filter((o) => o.state === "posted").map((o) => o.timestamp);
-    const from = Math.min(newest, ...pendingTs);
-    const after = newest === 0 ? 0 : Math.max(0, from - LOOKBACK_MS);
+    const from = Math.min(cursor, ...pendingTs);
+    const after = cursor === 0 ? 0 : Math.max(0, from - LOOKBACK_MS);
     try {
       const r = await fetch("/api/comments?after=" + after + "&limit=1000", { cache: "no-store" });
       if (!r.ok) throw new Error("HTTP " + r.status);
+      // The Date header is the server's clock, to the second (hence the extra second).
+      const serverNow = (Date.parse(r.headers.get("Date") || "") || Date.now()) + 1000;
       const body = await r.json();
       const list = Array.isArray(body) ? body : (body.messages || body.comments || []);
       const present = new Set();
       for (const m of list) {
         if (!m || typeof m.id !== "string") continue;
         present.add(m.id);
-        seen.set(m.id, m);
-        if (typeof m.timestamp === "number" && m.timestamp > newest) newest = m.timestamp;
+        seen.set(m.id, m);  // by id: a message seen twice (cache duplicates, overlap) shows once
+        const ts = m.timestamp;
+        if (typeof ts === "number" && ts > cursor && ts <= serverNow) cursor = ts;
       }
       for (const [id, o] of own) {
         if (o.state !== "visible" && present.has(id)) o.state = "visible";
@@ -121,7 +127,10 @@
           method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(message),
         });
         if (r.ok) return;
-        if (r.status === 400) throw new Error("rejected: " + (await r.text()));
+        // 4xx other than 429 will not change on a retry (400 invalid, 413 too large).
+        if (r.status >= 400 && r.status < 500 && r.status !== 429) {
+          throw new Error("rejected: " + (await r.text()));
+        }
         const retry = Number(r.headers.get("Retry-After"));
         if (retry > 0) delay = Math.max(delay, retry * 1000);
       } catch (err) {
