@@ -28,7 +28,7 @@ POLL_OUTCOMES = ("ok", "error")
 MISS_KINDS = ("reply",)
 # The reasons of botcluster.comments.validate, the labels of skipped_messages.
 SKIP_REASONS = ("not_json", "bad_shape", "not_object", "missing_field", "wrong_type", "bad_value",
-                "oversize_text", "oversize_body", "invalid_utf8")
+                "oversize_text", "oversize_body", "invalid_utf8", "oversize_message")
 
 queue_depth = Gauge(
     PREFIX + "queue_depth", "Jobs in the claim queue by state.", ["state"],

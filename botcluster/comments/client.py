@@ -23,7 +23,7 @@ import httpx
 from botcluster.comments import dialect as d
 from botcluster.comments.http import Backoff, Http, Response, Sleep
 from botcluster.comments.message import FailResult, Message, Reply
-from botcluster.comments.reader import Reader, first_of_each
+from botcluster.comments.reader import Listing, Reader, first_of_each
 from botcluster.comments.validate import BAD_SHAPE, Invalid, SkipLog
 from botcluster.config.model import MAX_TEXT_CHARS
 from botcluster.errors import ClaimLost, CommentsError, CommentsUnavailable
@@ -37,8 +37,11 @@ class CommentsClient:
 
     `transport`, `sleep`, `rng` and `clock` are the seams for tests: an `httpx.MockTransport`,
     a fake sleep that returns at once, a seeded `random.Random`, a fixed clock.
-    `max_body_bytes` bounds what one answer may make us read (the site's whole cache is well
-    under 1 MB); a bigger body is counted as `oversize_body` and read as empty.
+    `max_body_bytes` bounds what one answer may make us keep (the site's whole cache is well
+    under 1 MB). A list answer is read item by item as it streams in: an item over
+    `max_item_bytes` is skipped alone (`oversize_message`), and a body that cannot be read at
+    all (not JSON, not a list, more to keep than `max_body_bytes`, a stream past
+    `max_stream_bytes`) raises `MalformedMessage` after counting it: never an empty list.
     """
 
     def __init__(self, base_url: str, *, dialect: str = d.AUTO,
@@ -48,7 +51,9 @@ class CommentsClient:
                  on_skip: Callable[[str, str], None] | None = None,
                  clock: Callable[[], float] = time.time, backoff: Backoff | None = None,
                  max_text_chars: int = MAX_TEXT_CHARS,
-                 max_body_bytes: int = 16 * 1024 * 1024) -> None:
+                 max_body_bytes: int = 16 * 1024 * 1024,
+                 max_item_bytes: int = 2 * 1024 * 1024,
+                 max_stream_bytes: int = 128 * 1024 * 1024) -> None:
         if dialect not in d.DIALECTS:
             raise ValueError(f"dialect must be one of {', '.join(d.DIALECTS)}, not {dialect!r}")
         url = httpx.URL(base_url)
@@ -58,7 +63,8 @@ class CommentsClient:
         self.max_text_chars = max_text_chars
         self._http = Http(base_url, transport=transport, timeout_s=timeout_s, retries=retries,
                           sleep=sleep, rng=rng or random.Random(), clock=clock, backoff=backoff,
-                          max_body_bytes=max_body_bytes)
+                          max_body_bytes=max_body_bytes, max_item_bytes=max_item_bytes,
+                          max_stream_bytes=max_stream_bytes)
         self._skips = SkipLog(on_skip)
         self._read = Reader(self._skips, max_text_chars=max_text_chars,
                             max_body_bytes=self._http.max_body_bytes)
@@ -94,20 +100,47 @@ class CommentsClient:
             return self.dialect
 
     async def _probe(self) -> str:
-        resp = await self._http.request("GET", d.PROBE_PATH, params=d.PROBE_PARAMS)
-        family = d.family_of(self._read.quiet(resp)) if resp.status == 200 else None
+        """The shape of a GET tells the dialect. Records anyone posted are in that answer, so
+        when it says nothing (a 500 over a record the server cannot serve), endpoints that
+        hold no records decide: only KV has /api/heartbeat, and only a KV site with the queue
+        answers a claim without fields 400 rather than 404 (and changes nothing)."""
+        resp = await self._try("GET", d.PROBE_PATH, d.PROBE_PARAMS)
+        family = d.family_of(self._read.quiet(resp)) if resp and resp.status == 200 else None
+        if resp is None:
+            family = await self._family_without_records()
         if family is None:
-            raise CommentsUnavailable(
-                f"cannot tell the dialect: GET {d.PROBE_PATH} gave {resp.status} {resp.detail()}")
+            raise CommentsUnavailable(f"cannot tell the dialect: GET {d.PROBE_PATH} gave "
+                                      f"{_shown(resp)}")
         if family == d.DO:
             return d.DO
-        resp = await self._http.request("GET", d.QUEUE_PROBE_PATH, params={"limit": "1"})
-        queue = d.has_queue(resp.status, self._read.quiet(resp))
+        resp = await self._try("GET", d.QUEUE_PROBE_PATH, {"limit": "1"})
+        queue = d.has_queue(resp.status, self._read.quiet(resp)) if resp else None
+        if resp is None:
+            claim = await self._try("POST", d.CLAIM_PATH, body={})
+            queue = d.has_queue_by_claim(claim.status) if claim else None
         if queue is None:
-            raise CommentsUnavailable(
-                f"cannot tell kv from kv-legacy: GET {d.QUEUE_PROBE_PATH} gave "
-                f"{resp.status} {resp.detail()}")
+            raise CommentsUnavailable(f"cannot tell kv from kv-legacy: GET "
+                                      f"{d.QUEUE_PROBE_PATH} gave {_shown(resp)}")
         return d.KV if queue else d.KV_LEGACY
+
+    async def _family_without_records(self) -> str | None:
+        beat = await self._try("GET", d.HEARTBEAT_PATH)
+        if beat is None or beat.status not in (200, 404):
+            return None
+        if beat.status == 200:
+            return d.KV if beat.body.strip().isdigit() else None
+        stats = await self._try("GET", "/api/stats")
+        return d.DO if stats and isinstance(self._read.quiet(stats), dict) else None
+
+    async def _try(self, method: str, path: str, params: dict[str, str] | None = None,
+                   body: Any = None) -> Response | None:
+        """A probe's answer, or None when none came."""
+        try:
+            return await self._http.request(method, path, params=params, body=body,
+                                            replay_safe=body is None, scan=method == "GET")
+        except CommentsUnavailable as exc:
+            log.warning("dialect probe: %s", exc)
+            return None
 
     async def _dialect(self) -> str:
         return self.dialect if self.dialect != d.AUTO else await self.detect()
@@ -121,18 +154,24 @@ class CommentsClient:
         Legacy: messages of the recent cache whose `botParams.processed` is exactly false,
         sorted the same way. Invalid items are counted in `skipped` and left out.
         """
+        return (await self.pending_listing(limit)).messages
+
+    async def pending_listing(self, limit: int = 50) -> Listing:
+        """As `pending`, with how many items the server listed in all (valid or not, for an
+        entity or not): a window full of items the bot cannot take tells it to look wider."""
         if await self._dialect() == d.KV_LEGACY:
             return await self._legacy_pending(limit)
-        resp = await self._get("/api/queue/pending", {"limit": str(limit)})
-        items = self._read.messages(resp, ("pending",), "pending")
-        return [m for m in first_of_each(items) if m.needs_reply][:limit]
+        resp = await self._get("/api/queue/pending", {"limit": str(limit)}, scan=True)
+        listing = self._read.listing(resp, ("pending",), "pending")
+        todo = [m for m in first_of_each(listing.messages) if m.needs_reply][:limit]
+        return Listing(todo, listing.items)
 
-    async def _legacy_pending(self, limit: int) -> list[Message]:
+    async def _legacy_pending(self, limit: int) -> Listing:
         recent = await self.recent(limit=1000, message_type="human")
         todo = [m for m in recent if m.needs_reply and m.processed is False]
         todo.sort(key=lambda m: (-m.priority, m.timestamp))
         self._legacy_seen = {m.id: m for m in todo}
-        return todo[:limit]
+        return Listing(todo[:limit], len(todo))
 
     async def recent(self, *, after_ms: int = 0, limit: int = 1000,
                      message_type: str | None = None, dedup: bool = True) -> list[Message]:
@@ -143,7 +182,7 @@ class CommentsClient:
         params = {"after": str(after_ms), "limit": str(limit)}
         if message_type is not None:
             params["type"] = message_type
-        resp = await self._get("/api/comments", params)
+        resp = await self._get("/api/comments", params, scan=True)
         items = self._read.messages(resp, ("messages", "comments"), "recent")
         return first_of_each(items) if dedup else items
 
@@ -282,9 +321,14 @@ class CommentsClient:
         self._skips.skip_invalid(exc, where)
         return exc
 
-    async def _get(self, path: str, params: dict[str, str] | None) -> Response:
+    async def _get(self, path: str, params: dict[str, str] | None,
+                   scan: bool = False) -> Response:
         await self._dialect()
-        resp = await self._http.request("GET", path, params=params)
+        resp = await self._http.request("GET", path, params=params, scan=scan)
         if resp.status >= 400:
             raise resp.rejected()
         return resp
+
+
+def _shown(resp: Response | None) -> str:
+    return "no answer" if resp is None else f"{resp.status} {resp.detail()}"
