@@ -102,6 +102,10 @@ poll_last_success = Gauge(
     multiprocess_mode="livemostrecent",
 )
 polls = Counter(PREFIX + "polls", "Polls of the comments API by outcome.", ["outcome"])
+poll_errors = Counter(
+    PREFIX + "poll_errors", "Failed polls by reason (a skip reason, unavailable, rejected).",
+    ["reason"],
+)
 skipped_messages = Counter(
     PREFIX + "skipped_messages", "Messages from the server skipped as invalid, by reason.",
     ["reason"],

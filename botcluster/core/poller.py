@@ -12,14 +12,19 @@ from typing import Any
 
 from botcluster import metrics
 from botcluster.comments import CommentsClient, Message
+from botcluster.comments.validate import OVERSIZE_BODY, Invalid
 from botcluster.config.model import Config
 from botcluster.core.jobs import Job
 from botcluster.core.journal import Journal, JournalState
-from botcluster.errors import CommentsError
+from botcluster.errors import CommentsError, CommentsRejected, CommentsUnavailable
 
 log = logging.getLogger(__name__)
 
 PENDING_LIMIT = 200
+# The window grows past messages the bot cannot take (unknown entity, invalid): on the DO
+# dialect they stay pending for ever at the head of the list. A body too big to read halves it.
+MAX_PENDING_LIMIT = 5000
+CEILING_POLLS = 100  # good polls after a body too big before the window may grow past it again
 REMEMBER_SKIPS = 10_000
 REMEMBER_QUEUED = 50_000
 MESSAGE_FIELDS = {f.name for f in fields(Message)}
@@ -29,7 +34,12 @@ class Poller:
     """One `poll()` = one GET of pending messages, offered to the dispatcher as jobs.
 
     Messages for unknown or disabled entities are counted once each and left alone on the
-    server (visible there as pending): they are not ours to fail.
+    server (visible there as pending): they are not ours to fail. The server lists only the
+    top `limit`, so the window asked for is PENDING_LIMIT plus the items of the last window
+    that could not become jobs: skipped messages at the head never hide the rest.
+
+    A poll whose answer cannot be read fails (`last_error` says why, `/healthz` shows it);
+    it is never a poll that found nothing.
     """
 
     def __init__(self, config: Config, client: CommentsClient, dispatcher: Any,
@@ -43,6 +53,11 @@ class Poller:
         self.writer = writer  # journals every message queued, so a crash cannot lose it
         self.last_success = 0.0
         self.last_count = 0
+        self.last_error: str | None = None  # why the last poll failed; None after a good one
+        self.failing = 0  # polls failed in a row
+        self.limit = PENDING_LIMIT
+        self._ceiling = MAX_PENDING_LIMIT
+        self._ceiling_polls = 0
         self._skipped: OrderedDict[str, None] = OrderedDict()
         self._journaled: OrderedDict[str, None] = OrderedDict()
 
@@ -87,22 +102,51 @@ class Poller:
     async def poll(self) -> int:
         """Returns how many new jobs were queued (-1 when the poll failed)."""
         try:
-            messages = await self.client.pending(limit=PENDING_LIMIT)
+            listing = await self.client.pending_listing(limit=self.limit)
         except CommentsError as exc:
-            metrics.polls.labels("error").inc()
-            log.warning("poll failed: %s", exc)
+            self._failed(exc)
             return -1
         now = self.clock()
         self.last_success = now
+        self.last_error, self.failing = None, 0
         metrics.polls.labels("ok").inc()
         metrics.poll_last_success.set(now)
-        jobs = [j for m in messages if (j := self._job(m, now)) is not None]
+        jobs = [j for m in listing.messages if (j := self._job(m, now)) is not None]
         self.last_count = len(jobs)
+        self._resize(dead=listing.items - len(jobs))
         await self._journal_queued(jobs)  # before the offer: queued implies journaled
         added: int = await asyncio.to_thread(self.dispatcher.offer, jobs) if jobs else 0
         if added:
             log.info("queued %d new message(s)", added)
         return added
+
+    def health(self) -> dict[str, Any]:
+        """For /healthz: why polls fail, how many in a row, and the window asked for."""
+        return {"poll_error": self.last_error, "polls_failing": self.failing,
+                "pending_window": self.limit}
+
+    def _failed(self, exc: CommentsError) -> None:
+        reason = poll_error_reason(exc)
+        self.failing += 1
+        self.last_error = f"{reason}: {exc}"
+        metrics.polls.labels("error").inc()
+        metrics.poll_errors.labels(reason).inc()
+        if reason == OVERSIZE_BODY:  # ask for fewer: the rest is still read next time
+            self._ceiling = max(1, self.limit // 2)
+            self._ceiling_polls = CEILING_POLLS
+            self.limit = self._ceiling
+        log.warning("poll failed (%d in a row): %s", self.failing, self.last_error)
+
+    def _resize(self, dead: int) -> None:
+        if self._ceiling_polls > 0:
+            self._ceiling_polls -= 1
+            if self._ceiling_polls == 0:
+                self._ceiling = MAX_PENDING_LIMIT
+        wanted = min(self._ceiling, PENDING_LIMIT + max(0, dead))
+        if wanted != self.limit:
+            log.info("pending window: %d -> %d (%d listed item(s) not ours to take)",
+                     self.limit, wanted, max(0, dead))
+        self.limit = wanted
 
     def _job(self, m: Message, now: float) -> Job | None:
         if not m.needs_reply or m.entity is None:
@@ -136,3 +180,15 @@ class Poller:
             self._skipped.popitem(last=False)
         metrics.skipped_messages.labels(reason).inc()
         log.warning("skipping message %s: %s %r", message_id, reason, entity)
+
+
+def poll_error_reason(exc: CommentsError) -> str:
+    """A bounded label for a failed poll: the skip reason of an unreadable body, else the
+    kind of failure."""
+    if isinstance(exc, Invalid):
+        return exc.reason
+    if isinstance(exc, CommentsUnavailable):
+        return "unavailable"
+    if isinstance(exc, CommentsRejected):
+        return "rejected"
+    return "error"

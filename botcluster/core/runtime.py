@@ -244,7 +244,8 @@ class Runtime:
         poll_ok = since is not None and since < stale
         ok = bool(manager and manager.is_alive()) and alive > 0 and poll_ok
         return ok, {"workers_alive": alive, "seconds_since_poll": since,
-                    "manager_alive": bool(manager and manager.is_alive())}
+                    "manager_alive": bool(manager and manager.is_alive()),
+                    **(self.poller.health() if self.poller else {})}
 
     def status(self) -> dict[str, Any]:
         view: dict[str, Any] = self.dispatcher.view()
