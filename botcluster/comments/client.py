@@ -197,6 +197,15 @@ class CommentsClient:
             self._skips.skip(BAD_SHAPE, "?", f"heartbeat body {resp.detail()!r}", "heartbeat")
             return None
 
+    async def reachable(self) -> bool:
+        """Whether the site answers a request that reads no message (`/api/stats`), once and
+        without retries: tells a site that is down from a failure of one message's own."""
+        try:
+            resp = await self._http.request("GET", "/api/stats", once=True)
+        except CommentsUnavailable:
+            return False
+        return resp.status < 400
+
     async def stats(self) -> dict[str, Any]:
         """The server's `/api/stats` object (KV: `{"cacheSize": n}`)."""
         body = self._read.json(await self._get("/api/stats", None), "stats")

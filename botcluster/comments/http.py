@@ -107,22 +107,25 @@ class Http:
 
     async def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                       body: Any = None, headers: Mapping[str, str] | None = None,
-                      replay_safe: bool = True, scan: bool = False) -> Response:
+                      replay_safe: bool = True, scan: bool = False,
+                      once: bool = False) -> Response:
         """Send until the server gives a final answer; raise `CommentsUnavailable` when it never
         does. A request that is not `replay_safe` is resent only when it surely was not applied
         (connection never made, or 429, which the server checks before anything else).
 
         `scan`: a list answer. A 2xx body is cut into items as it streams in (scan.py), so
         each item is capped on its own (`max_item_bytes`), what is kept is capped
-        (`max_body_bytes`), and the whole stream only at `max_stream_bytes`."""
+        (`max_body_bytes`), and the whole stream only at `max_stream_bytes`. `once`: a single
+        attempt, no retry."""
         # Encoded once, so every retry sends the same bytes, and so the same client-side id.
         content = None if body is None else json.dumps(body).encode()
         ambiguous = False
-        for attempt in range(self.retries + 1):
+        retries = 0 if once else self.retries
+        for attempt in range(retries + 1):
             wait: float | None = None
             try:
                 resp = await self._attempt(method, path, params, content, headers, scan)
-            except (httpx.TransportError, httpx.DecodingError, TimeoutError) as exc:
+            except (httpx.HTTPError, TimeoutError) as exc:
                 failure = f"{type(exc).__name__}: {exc}"
                 retry_ok = replay_safe or isinstance(exc, _NOT_SENT)
                 ambiguous = ambiguous or not isinstance(exc, _NOT_SENT)
@@ -134,13 +137,13 @@ class Http:
                 retry_ok = replay_safe or resp.status == 429
                 ambiguous = ambiguous or resp.status != 429
                 wait = parse_retry_after(resp.headers.get("retry-after"), self._clock())
-            if not retry_ok or attempt >= self.retries:
+            if not retry_ok or attempt >= retries:
                 break
             delay = self.backoff.delay(attempt, self._rng)
             if wait is not None:
                 delay = min(wait, self.backoff.retry_after_cap_s)
             log.info("%s %s failed (%s); retry %d/%d in %.2fs", method, path, failure,
-                     attempt + 1, self.retries, delay)
+                     attempt + 1, retries, delay)
             await self._sleep(delay)
         raise CommentsUnavailable(f"{method} {path}: {failure} (after {attempt + 1} attempts)")
 

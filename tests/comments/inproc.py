@@ -46,7 +46,9 @@ async def board(tmp: Path, dialect: str = "kv") -> AsyncIterator[InProcBoard]:
                              dialect=dialect)  # type: ignore[arg-type]
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        yield InProcBoard(app.state.board, httpx.ASGITransport(app=app), dialect)
+        # A 500 reaches the client as a 500, as it would over a socket.
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        yield InProcBoard(app.state.board, transport, dialect)
 
 
 def pending_human(n: int, entity: str = "e1", **bot: Any) -> dict[str, Any]:
