@@ -128,7 +128,7 @@ class Poller:
     def _failed(self, exc: CommentsError) -> None:
         reason = poll_error_reason(exc)
         self.failing += 1
-        self.last_error = f"{reason}: {exc}"
+        self.last_error = f"{reason}: {exc.detail if isinstance(exc, Invalid) else exc}"
         metrics.polls.labels("error").inc()
         metrics.poll_errors.labels(reason).inc()
         if reason == OVERSIZE_BODY:  # ask for fewer: the rest is still read next time
