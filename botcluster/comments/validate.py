@@ -198,6 +198,24 @@ def parse_message(obj: Any, *, max_text_chars: int = MAX_TEXT_CHARS) -> Message:
     )
 
 
+_WIRE_NAMES = {"message_type": "message-type", "reply_to": "replyTo"}
+_BOT_NAMES = {"entity": "entity", "priority": "priority", "model": "model", "ais": "ais",
+              "status": "status", "attempts": "attempts", "claimed_by": "claimedBy",
+              "processed": "processed"}
+
+
+def parse_journaled(fields: Mapping[str, Any]) -> Message:
+    """A `Message` the journal kept (its dataclass fields), validated as the server's messages
+    are: a line with wrong types is an `Invalid`, never a message that breaks the queue."""
+    if not isinstance(fields, Mapping):
+        raise Invalid(NOT_OBJECT, f"queued message is {type(fields).__name__}, not an object")
+    wire: dict[str, Any] = {_WIRE_NAMES.get(k, k): v for k, v in fields.items()
+                            if k not in _BOT_NAMES}
+    wire["botParams"] = {wire_name: fields[k] for k, wire_name in _BOT_NAMES.items()
+                         if k in fields}
+    return parse_message(wire)
+
+
 class SkipLog:
     """Counts and logs what was skipped, and tells the metrics hook.
 

@@ -7,12 +7,12 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from typing import Any
 
 from botcluster import metrics
 from botcluster.comments import CommentsClient, Message
-from botcluster.comments.validate import OVERSIZE_BODY, Invalid
+from botcluster.comments.validate import OVERSIZE_BODY, Invalid, parse_journaled
 from botcluster.config.model import Config
 from botcluster.core.jobs import Job
 from botcluster.core.journal import Journal, JournalState
@@ -27,7 +27,6 @@ MAX_PENDING_LIMIT = 5000
 CEILING_POLLS = 100  # good polls after a body too big before the window may grow past it again
 REMEMBER_SKIPS = 10_000
 REMEMBER_QUEUED = 50_000
-MESSAGE_FIELDS = {f.name for f in fields(Message)}
 
 
 class Poller:
@@ -71,14 +70,15 @@ class Poller:
         jobs = []
         for mid, raw in self.journal.queued.items():
             self._journaled[mid] = None
-            fields_ = {k: v for k, v in raw.items() if k in MESSAGE_FIELDS}
-            if isinstance(fields_.get("context"), list):
-                fields_["context"] = tuple(fields_["context"])
             try:
-                job = self._job(Message(**fields_), now)
-            except TypeError:
-                log.warning("journal: cannot rebuild queued message %s", mid)
+                message = parse_journaled(raw)
+            except Invalid as exc:
+                log.warning("journal: cannot rebuild queued message %s: %s", mid, exc)
                 continue
+            if message.id != mid:
+                log.warning("journal: queued message %s holds message %s", mid, message.id)
+                continue
+            job = self._job(message, now)
             if job is not None:
                 job.crashes = 1  # the run that queued it died holding it (see JobRunner)
                 jobs.append(job)

@@ -4,6 +4,7 @@ pending list, and answers that cannot be read, never stop new jobs nor pass for 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from botcluster.comments.validate import parse_message
 from botcluster.core.journal import JournalState
 from botcluster.core.metrics_http import serve
 from botcluster.core.poller import PENDING_LIMIT, Poller
@@ -121,3 +123,25 @@ def test_healthz_says_why_polls_fail(tmp_path: Path) -> None:
     detail = r.json()
     assert detail["poll_error"].startswith("oversize_body") and detail["polls_failing"] == 1
     assert detail["seconds_since_poll"] is None
+
+
+def test_recovery_skips_queued_lines_with_wrong_types_and_keeps_the_good_ones() -> None:
+    good = asdict(parse_message(pending_human(1)))
+    huge = {**asdict(parse_message(pending_human(2))), "priority": 10**400}
+    state = JournalState()
+    state.queued = {
+        good["id"]: good,
+        huge["id"]: huge,
+        "m-list-id": {**good, "id": ["m-list-id"]},
+        "m-entity": {**good, "id": "m-entity", "entity": ["e1"]},
+        "m-time": {**good, "id": "m-time", "timestamp": "yesterday"},
+        "m-context": {**good, "id": "m-context", "context": [1, 2]},
+        "m-other": {**good, "id": "someone-else"},
+        "m-text": {**good, "id": "m-text", "text": {"a": 1}},
+    }
+    d = dispatcher([host("h", loaded=("m1",))])
+    config = SimpleNamespace(entities={"e1": entity()}, hosts=())
+    p = Poller(config, None, d, state)  # type: ignore[arg-type]
+    assert asyncio.run(p.recover()) == 2
+    assert queued(d) == {good["id"], huge["id"]}
+    assert d.store.jobs[huge["id"]].priority == 1_000_000
