@@ -17,7 +17,12 @@ import re
 from dataclasses import dataclass, field
 
 _SIGNIFICANT = re.compile(rb'[{}\[\]",:]')
-_IN_STRING = re.compile(rb'["\\]')
+_NESTING = re.compile(rb'[{}\[\]"]')  # below the levels where `,` and `:` cut anything
+_NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+SKIM_MIN_BYTES = 256  # shorter runs go byte by byte
+SKIM_PASSES = 64  # nesting deeper than this inside one run goes byte by byte
+# The rest of a string: anything but a quote or a backslash, or an escaped byte.
+_STRING_BODY = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
 _WHITESPACE = b" \t\r\n"
 _OPEN_TO_CLOSE = {ord("["): ord("]"), ord("{"): ord("}")}
 HEAD_BYTES = 512  # what is kept of a dropped item, to name it in the log
@@ -96,7 +101,7 @@ class ListScanner:
     # --- the state machine ---------------------------------------------------------------
 
     def _scan(self, chunk: bytes) -> None:
-        pos, n = 0, len(chunk)
+        pos, n, no_skim = 0, len(chunk), 0
         self._mark = 0
         while pos < n:
             if self._done:
@@ -111,7 +116,16 @@ class ListScanner:
                     continue
                 break  # a root scalar keeps everything: taken below
             else:
-                found = _SIGNIFICANT.search(chunk, pos)
+                level = self._items_depth if self._items is not None else 1
+                if len(self._stack) > level and pos >= no_skim:
+                    end = chunk.find(b'"', pos)
+                    end = n if end < 0 else end
+                    if end - pos >= SKIM_MIN_BYTES and self._skim(chunk[pos:end], level):
+                        pos = end
+                        continue
+                    no_skim = end  # this run goes byte by byte: do not try it again
+                pattern = _SIGNIFICANT if len(self._stack) <= level else _NESTING
+                found = pattern.search(chunk, pos)
                 if found is None:
                     break
                 at = found.start()
@@ -120,6 +134,28 @@ class ListScanner:
                 self._event(chunk[at], at)
                 pos = at + 1
         self._take(chunk[self._mark:])
+
+    def _skim(self, run: bytes, level: int) -> bool:
+        """Pass over a run without strings inside an item, in C-speed steps: drop every
+        matched pair of brackets, then apply what is left. False (nothing done) when the run
+        may come back up to `level`, where its commas would cut items."""
+        brackets = run.translate(None, _NOT_BRACKET)
+        for _ in range(SKIM_PASSES):
+            reduced = brackets.replace(b"{}", b"").replace(b"[]", b"")
+            if len(reduced) == len(brackets):
+                break
+            brackets = reduced
+        else:
+            return False
+        opens = brackets.lstrip(b"]}")
+        closes = len(brackets) - len(opens)
+        if len(self._stack) - closes <= level or opens.translate(None, b"[{"):
+            return False  # back up to `level`, or brackets that do not match: byte by byte
+        for ch in brackets[:closes]:
+            if _OPEN_TO_CLOSE[self._stack.pop()] != ch:
+                raise _Broken(f"unbalanced {chr(ch)!r}")
+        self._stack.extend(opens)
+        return True
 
     def _root_start(self, chunk: bytes, pos: int) -> int:
         rest = chunk[pos:].lstrip(_WHITESPACE)
@@ -140,17 +176,16 @@ class ListScanner:
         return at
 
     def _string(self, chunk: bytes, pos: int) -> int:
-        if self._escape:
+        if self._escape:  # the chunk before ended on a backslash: this byte is escaped
             self._escape = False
-            return pos + 1
-        found = _IN_STRING.search(chunk, pos)
-        if found is None:
+            pos += 1
+        found = _STRING_BODY.match(chunk, pos)  # always matches, maybe nothing
+        at = found.end() if found else pos
+        if at >= len(chunk):
             return len(chunk)
-        at = found.start()
-        if chunk[at] == ord("\\"):
-            if at + 1 >= len(chunk):
-                self._escape = True
-            return at + 2
+        if chunk[at] == ord("\\"):  # a lone backslash ends the chunk
+            self._escape = True
+            return len(chunk)
         self._in_string = False
         if self._what == "key":
             self._take(chunk[self._mark:at])  # the key's bytes, without the quotes
