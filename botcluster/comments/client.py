@@ -23,6 +23,7 @@ import httpx
 from botcluster.comments import dialect as d
 from botcluster.comments.http import Backoff, Http, Response, Sleep
 from botcluster.comments.message import FailResult, Message, Reply
+from botcluster.comments.probe import probe
 from botcluster.comments.reader import Listing, Reader, first_of_each
 from botcluster.comments.validate import BAD_SHAPE, Invalid, SkipLog
 from botcluster.config.model import MAX_TEXT_CHARS
@@ -95,52 +96,9 @@ class CommentsClient:
         no dialect. A configured dialect is returned as it is, without a request."""
         async with self._detecting:
             if self.dialect == d.AUTO:
-                self.dialect = await self._probe()
+                self.dialect = await probe(self._http, self._read)
                 log.info("comments API dialect: %s", self.dialect)
             return self.dialect
-
-    async def _probe(self) -> str:
-        """The shape of a GET tells the dialect. Records anyone posted are in that answer, so
-        when it says nothing (a 500 over a record the server cannot serve), endpoints that
-        hold no records decide: only KV has /api/heartbeat, and only a KV site with the queue
-        answers a claim without fields 400 rather than 404 (and changes nothing)."""
-        resp = await self._try("GET", d.PROBE_PATH, d.PROBE_PARAMS)
-        family = d.family_of(self._read.quiet(resp)) if resp and resp.status == 200 else None
-        if resp is None:
-            family = await self._family_without_records()
-        if family is None:
-            raise CommentsUnavailable(f"cannot tell the dialect: GET {d.PROBE_PATH} gave "
-                                      f"{_shown(resp)}")
-        if family == d.DO:
-            return d.DO
-        resp = await self._try("GET", d.QUEUE_PROBE_PATH, {"limit": "1"})
-        queue = d.has_queue(resp.status, self._read.quiet(resp)) if resp else None
-        if resp is None:
-            claim = await self._try("POST", d.CLAIM_PATH, body={})
-            queue = d.has_queue_by_claim(claim.status) if claim else None
-        if queue is None:
-            raise CommentsUnavailable(f"cannot tell kv from kv-legacy: GET "
-                                      f"{d.QUEUE_PROBE_PATH} gave {_shown(resp)}")
-        return d.KV if queue else d.KV_LEGACY
-
-    async def _family_without_records(self) -> str | None:
-        beat = await self._try("GET", d.HEARTBEAT_PATH)
-        if beat is None or beat.status not in (200, 404):
-            return None
-        if beat.status == 200:
-            return d.KV if beat.body.strip().isdigit() else None
-        stats = await self._try("GET", "/api/stats")
-        return d.DO if stats and isinstance(self._read.quiet(stats), dict) else None
-
-    async def _try(self, method: str, path: str, params: dict[str, str] | None = None,
-                   body: Any = None) -> Response | None:
-        """A probe's answer, or None when none came."""
-        try:
-            return await self._http.request(method, path, params=params, body=body,
-                                            replay_safe=body is None, scan=method == "GET")
-        except CommentsUnavailable as exc:
-            log.warning("dialect probe: %s", exc)
-            return None
 
     async def _dialect(self) -> str:
         return self.dialect if self.dialect != d.AUTO else await self.detect()
@@ -338,6 +296,3 @@ class CommentsClient:
             raise resp.rejected()
         return resp
 
-
-def _shown(resp: Response | None) -> str:
-    return "no answer" if resp is None else f"{resp.status} {resp.detail()}"

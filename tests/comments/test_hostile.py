@@ -162,3 +162,33 @@ def test_reachable_asks_once_for_a_page_without_messages() -> None:
 
     run(go())
     assert len(site.calls("GET", "/api/stats")) == 3
+
+
+@pytest.mark.parametrize("beat, stats, pending, claim, expected", [
+    (raw(b"1761571872625", content_type="text/plain"), None, None, raw(b"{}", 400), KV),
+    (raw(b"1761571872625", content_type="text/plain"), None, None, raw(b"Not found", 404),
+     "kv-legacy"),
+    (raw(b"Not found", 404), httpx.Response(200, json={"cacheSize": 3}), None, None, DO),
+    (raw(b"Not found", 404), raw(b"Not found", 404), None, None, None),
+    (raw(b"<html>", 200, "text/html"), None, None, None, None),
+])
+def test_when_every_get_of_messages_fails_pages_without_messages_tell_the_dialect(
+        beat: httpx.Response, stats: httpx.Response | None, pending: httpx.Response | None,
+        claim: httpx.Response | None, expected: str | None) -> None:
+    down = raw(b'{"error": "Internal error"}', 500)
+    site = (FakeSite().on("GET", "/api/comments", down).on("GET", "/api/heartbeat", beat)
+            .on("GET", "/api/queue/pending", pending or down))
+    if stats is not None:
+        site.on("GET", "/api/stats", stats)
+    if claim is not None:
+        site.on("POST", "/api/queue/claim", claim)
+
+    async def go() -> str | None:
+        async with client(site, dialect="auto", retries=1) as api:
+            try:
+                return await api.detect()
+            except CommentsError:
+                return None
+
+    assert run(go()) == expected
+    assert all(s.body in (None, {}) for s in site.calls("POST", "/api/queue/claim"))
