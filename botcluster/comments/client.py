@@ -24,8 +24,8 @@ from botcluster.comments import dialect as d
 from botcluster.comments.http import Backoff, Http, Response, Sleep
 from botcluster.comments.message import FailResult, Message, Reply
 from botcluster.comments.probe import probe
-from botcluster.comments.reader import Listing, Reader, first_of_each
-from botcluster.comments.validate import BAD_SHAPE, Invalid, SkipLog
+from botcluster.comments.reader import NOTHING, Listing, Reader, first_of_each
+from botcluster.comments.validate import BAD_SHAPE, NOT_JSON, Invalid, SkipLog
 from botcluster.config.model import MAX_TEXT_CHARS
 from botcluster.errors import ClaimLost, CommentsError, CommentsUnavailable
 
@@ -173,15 +173,17 @@ class CommentsClient:
 
     # --- the queue ---------------------------------------------------------------------------
 
-    async def claim(self, message_id: str, worker_id: str) -> Message:
-        """Take a message for `worker_id`. Raises `ClaimLost` when someone else has it (409 or
-        404), `MalformedMessage` when the server's copy does not validate (it is then claimed:
-        release it with `fail`). Legacy: no server claim; the message must still be unprocessed.
+    async def claim(self, message_id: str, worker_id: str) -> Message | None:
+        """Take a message for `worker_id`: the server's copy, or None when the claim was granted
+        but that copy cannot be read or does not validate (counted; the caller's copy from the
+        pending list stands). Raises `ClaimLost` when someone else has it (409 or 404).
+        Legacy: no server claim; the message must still be unprocessed.
         """
         if await self._dialect() == d.KV_LEGACY:
             return await self._legacy_claim(message_id)
         resp = await self._http.request(
-            "POST", "/api/queue/claim", body={"messageId": message_id, "workerId": worker_id})
+            "POST", "/api/queue/claim", body={"messageId": message_id, "workerId": worker_id},
+            scan=True)
         if resp.status in (404, 409):
             if resp.ambiguous:
                 # An earlier attempt may have claimed it for us before the connection broke.
@@ -189,10 +191,19 @@ class CommentsClient:
                 if mine is not None:
                     return mine
             raise ClaimLost(f"{message_id}: HTTP {resp.status} {resp.detail()}")
-        body = self._read.json_ok(resp, "claim")
-        if not isinstance(body, dict) or body.get("success") is not True:
+        if resp.status >= 400:
+            raise resp.rejected()
+        answer = self._read.fields(resp, "claim")
+        if answer.get("success") is not True:
             raise ClaimLost(f"{message_id}: claim not granted: {resp.detail()}")
-        return self._read.one(body.get("message"), "claim")
+        raw = answer.get("message")
+        if raw is NOTHING:
+            self._skips.skip(NOT_JSON, message_id, "claimed message is not JSON", "claim")
+            return None
+        try:
+            return self._read.one(raw, "claim")
+        except Invalid:
+            return None
 
     async def _legacy_claim(self, message_id: str) -> Message:
         msg = self._legacy_seen.get(message_id)

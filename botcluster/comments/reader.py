@@ -107,6 +107,23 @@ class Reader:
                 self.skips.skip_invalid(exc, where)
         return Listing(out, len(items))
 
+    def fields(self, resp: Response, where: str) -> dict[str, Any]:
+        """The values of an object answer, each decoded on its own (`NOTHING` for one that
+        cannot be); raises `Invalid` (counted) when the answer is not an object."""
+        found = resp.scanned
+        if resp.oversize or found is None or found.error or found.root != "object":
+            body = self.quiet(resp)
+            reason = OVERSIZE_BODY if resp.oversize else (
+                NOT_JSON if body is NOTHING else BAD_SHAPE)
+            raise self._counted(Invalid(reason, f"not an object: {resp.detail()!r}"), where)
+        out: dict[str, Any] = {k: [] for k in found.lists}
+        for key, raw in found.fields.items():
+            try:
+                out[key] = NOTHING if raw is None else decode_json(raw)
+            except Invalid:
+                out[key] = NOTHING
+        return out
+
     def _item(self, item: Item) -> Message:
         if item.raw is None:
             raise Invalid(OVERSIZE_MESSAGE, f"{item.size} bytes", _id_in(item.head))

@@ -27,7 +27,6 @@ _WHITESPACE = b" \t\r\n"
 _OPEN_TO_CLOSE = {ord("["): ord("]"), ord("{"): ord("}")}
 HEAD_BYTES = 512  # what is kept of a dropped item, to name it in the log
 MAX_KEY_BYTES = 256
-MAX_FIELD_BYTES = 64 * 1024  # a value of the root object that is not a list (kvStats, ...)
 
 
 @dataclass
@@ -256,8 +255,7 @@ class ListScanner:
             return
         if len(self._item_head) < HEAD_BYTES:
             self._item_head += data[:HEAD_BYTES - len(self._item_head)]
-        cap = {"item": self.max_item, "key": MAX_KEY_BYTES, "field": MAX_FIELD_BYTES,
-               "scalar": self.max_item}[self._what]
+        cap = MAX_KEY_BYTES if self._what == "key" else self.max_item
         if self._size > cap:
             self.kept -= len(self._capture)
             self._capture = None

@@ -11,7 +11,7 @@ import pytest
 
 from botcluster.comments import Message, Reply, new_message_id
 from botcluster.comments.validate import Invalid, parse_message
-from botcluster.errors import CommentsRejected, CommentsUnavailable, MalformedMessage
+from botcluster.errors import ClaimLost, CommentsRejected, CommentsUnavailable, MalformedMessage
 
 from .fakes import FakeSite, client, human, js, raw, run
 
@@ -198,15 +198,30 @@ def test_pending_keeps_only_human_messages_for_an_entity_and_dedups() -> None:
     assert site.calls("GET", "/api/queue/pending")[0].params == {"limit": "50"}
 
 
-def test_claim_with_malformed_message_raises_and_counts() -> None:
-    site = FakeSite().on("POST", "/api/queue/claim",
-                         js({"success": True, "message": human(text=None)}))
+def test_a_granted_claim_whose_message_cannot_be_read_is_still_granted() -> None:
+    """The claim is the server's state change: raising on its unreadable copy of the message
+    left the message claimed, and the next attempt lost it to our own claim (409)."""
+    deep = b"[" * 5000 + b"]" * 5000
+    mid = "1761571872625-2qa6p4o4k"
+    site = FakeSite().on(
+        "POST", "/api/queue/claim",
+        js({"success": True, "message": human(text=None)}),
+        raw(b'{"success": true, "message": {"id": "x", "pad": ' + deep + b"}}"),
+        raw(b'{"success": true, "message": ' + json.dumps(human()).encode() + b"}"),
+        js({"success": False, "error": "no"}),
+        raw(b"<html>", 200, "text/html"))
 
     async def go() -> None:
         async with client(site) as api:
-            with pytest.raises(MalformedMessage):
-                await api.claim("1761571872625-2qa6p4o4k", "w1")
-            assert api.skipped == {"missing_field": 1}
+            assert await api.claim(mid, "w1") is None
+            assert await api.claim(mid, "w1") is None
+            assert api.skipped == {"missing_field": 1, "not_json": 1}
+            claimed = await api.claim(mid, "w1")
+            assert claimed is not None and claimed.id == mid
+            with pytest.raises(ClaimLost):
+                await api.claim(mid, "w1")
+            with pytest.raises(MalformedMessage, match="not_json"):
+                await api.claim(mid, "w1")
 
     run(go())
 
