@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from botcluster import metrics
-from botcluster.comments import CommentsClient, Message
+from botcluster.comments import DO, CommentsClient, Message
 from botcluster.comments.validate import OVERSIZE_BODY, Invalid, parse_journaled
 from botcluster.config.model import Config
 from botcluster.core.jobs import Job
@@ -25,6 +25,8 @@ PENDING_LIMIT = 200
 # dialect they stay pending for ever at the head of the list. A body too big to read halves it.
 MAX_PENDING_LIMIT = 5000
 CEILING_POLLS = 100  # good polls after a body too big before the window may grow past it again
+NEWEST_LIMIT = 1000  # DO, window full at its cap: human messages read per poll by time instead
+CURSOR_LAG_MS = 60_000  # the time cursor stays this far behind the bot's clock, at least
 REMEMBER_SKIPS = 10_000
 REMEMBER_QUEUED = 50_000
 
@@ -35,7 +37,8 @@ class Poller:
     Messages for unknown or disabled entities are counted once each and left alone on the
     server (visible there as pending): they are not ours to fail. The server lists only the
     top `limit`, so the window asked for is PENDING_LIMIT plus the items of the last window
-    that could not become jobs: skipped messages at the head never hide the rest.
+    that could not become jobs: skipped messages at the head never hide the rest. Past
+    `max_window` (DO, where they are never failed), new messages are also read by time.
 
     A poll whose answer cannot be read fails (`last_error` says why, `/healthz` shows it);
     it is never a poll that found nothing.
@@ -43,7 +46,7 @@ class Poller:
 
     def __init__(self, config: Config, client: CommentsClient, dispatcher: Any,
                  journal: JournalState, clock: Callable[[], float] = time.time,
-                 writer: Journal | None = None) -> None:
+                 writer: Journal | None = None, max_window: int = MAX_PENDING_LIMIT) -> None:
         self.config = config
         self.client = client
         self.dispatcher = dispatcher
@@ -55,8 +58,10 @@ class Poller:
         self.last_error: str | None = None  # why the last poll failed; None after a good one
         self.failing = 0  # polls failed in a row
         self.limit = PENDING_LIMIT
-        self._ceiling = MAX_PENDING_LIMIT
+        self.max_window = max_window
+        self._ceiling = max_window
         self._ceiling_polls = 0
+        self._cursor = 0  # ms: DO messages older than this were read by time already
         self._skipped: OrderedDict[str, None] = OrderedDict()
         self._journaled: OrderedDict[str, None] = OrderedDict()
 
@@ -101,24 +106,39 @@ class Poller:
 
     async def poll(self) -> int:
         """Returns how many new jobs were queued (-1 when the poll failed)."""
+        now = self.clock()
         try:
             listing = await self.client.pending_listing(limit=self.limit)
+            full = listing.items >= self.limit >= self.max_window
+            newest = await self._newest(now) if full and self.client.dialect == DO else []
         except CommentsError as exc:
             self._failed(exc)
             return -1
-        now = self.clock()
         self.last_success = now
         self.last_error, self.failing = None, 0
         metrics.polls.labels("ok").inc()
         metrics.poll_last_success.set(now)
         jobs = [j for m in listing.messages if (j := self._job(m, now)) is not None]
-        self.last_count = len(jobs)
         self._resize(dead=listing.items - len(jobs))
+        listed = {j.message_id for j in jobs}
+        jobs += [j for m in newest if m.id not in listed and (j := self._job(m, now))]
+        self.last_count = len(jobs)
         await self._journal_queued(jobs)  # before the offer: queued implies journaled
         added: int = await asyncio.to_thread(self.dispatcher.offer, jobs) if jobs else 0
         if added:
             log.info("queued %d new message(s)", added)
         return added
+
+    async def _newest(self, now: float) -> list[Message]:
+        """DO, with the pending window full at its cap (skipped messages for ever at its head):
+        the human messages posted since the last look, read by time and still pending. A
+        far-future timestamp must not hide what comes after it: the cursor stays behind now."""
+        recent = await self.client.recent(after_ms=self._cursor, limit=NEWEST_LIMIT,
+                                          message_type="human")
+        if recent:
+            newest = max(m.timestamp for m in recent)
+            self._cursor = max(self._cursor, min(newest, int(now * 1000) - CURSOR_LAG_MS))
+        return [m for m in recent if m.needs_reply and m.status == "pending"]
 
     def health(self) -> dict[str, Any]:
         """For /healthz: why polls fail, how many in a row, and the window asked for."""
@@ -141,7 +161,7 @@ class Poller:
         if self._ceiling_polls > 0:
             self._ceiling_polls -= 1
             if self._ceiling_polls == 0:
-                self._ceiling = MAX_PENDING_LIMIT
+                self._ceiling = self.max_window
         wanted = min(self._ceiling, PENDING_LIMIT + max(0, dead))
         if wanted != self.limit:
             log.info("pending window: %d -> %d (%d listed item(s) not ours to take)",

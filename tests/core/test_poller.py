@@ -4,6 +4,7 @@ pending list, and answers that cannot be read, never stop new jobs nor pass for 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,10 +26,11 @@ from tests.support.procs import LOOPBACK, free_port
 FOUR_MB = 4 * 1024 * 1024
 
 
-def poller(b: InProcBoard, **client: Any) -> tuple[Poller, Any]:
+def poller(b: InProcBoard, max_window: int = 5000, **client: Any) -> tuple[Poller, Any]:
     d = dispatcher([host("h", loaded=("m1",))])
     config = SimpleNamespace(entities={"e1": entity()}, hosts=())
-    return Poller(config, b.client(**client), d, JournalState()), d  # type: ignore[arg-type]
+    return Poller(config, b.client(**client), d, JournalState(),  # type: ignore[arg-type]
+                  max_window=max_window), d
 
 
 def poll_errors(reason: str) -> float:
@@ -145,3 +147,27 @@ def test_recovery_skips_queued_lines_with_wrong_types_and_keeps_the_good_ones() 
     assert asyncio.run(p.recover()) == 2
     assert queued(d) == {good["id"], huge["id"]}
     assert d.store.jobs[huge["id"]].priority == 1_000_000
+
+
+def test_past_the_largest_window_new_messages_are_read_by_time(tmp_path: Path) -> None:
+    """More skipped messages at the head than the largest window (DO never fails them): new
+    messages are still found, by time. A far-future timestamp does not move the cursor past
+    now, where it would hide every message after it."""
+    async def go() -> None:
+        async with board(tmp_path, "do") as b:
+            for n in range(300):
+                await b.store(pending_human(n, entity="nobody-here"))
+            future = pending_human(400, entity="nobody-here")
+            future["timestamp"] = int(time.time() * 1000) + 10 * 365 * 86400 * 1000
+            await b.store(future)
+            p, d = poller(b, max_window=250)
+            for _ in range(3):
+                assert await p.poll() == 0
+            assert p.limit == 250
+            normal = {**pending_human(301), "timestamp": int(time.time() * 1000)}
+            await b.store(normal)
+            assert await p.poll() == 1
+            assert queued(d) == {normal["id"]}
+            assert p._cursor <= time.time() * 1000
+
+    asyncio.run(go())
