@@ -75,7 +75,7 @@ def wrap(items: list[bytes], shape: str) -> bytes:
             "messages": b'{"messages": ' + inner + b', "version": "1", "count": 0}'}[shape]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items=hostile_list(), shape=st.sampled_from(["bare", "pending", "messages"]))
 def test_every_item_is_a_message_or_a_counted_skip(items: list[bytes], shape: str) -> None:
     body = wrap(items, shape)

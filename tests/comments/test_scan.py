@@ -30,7 +30,7 @@ def decoded(found: Scanned, key: str) -> list[Any]:
     return [json.loads(i.raw) for i in found.lists[key] if i.raw is not None]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(items=st.lists(VALUES, max_size=6), extra=st.dictionaries(st.text(max_size=5), VALUES,
                                                                    max_size=3),
        chunk=st.integers(1, 64), ascii_only=st.booleans())
