@@ -347,3 +347,19 @@ def test_non_finite_or_huge_numbers_cost_their_message_only(field: str, literal:
             return out
 
     assert run(go()) == (["good-1"] if reason else ["odd-1", "good-1"])
+
+
+def test_a_stream_past_its_cap_is_an_error_even_when_each_item_was_dropped() -> None:
+    """Items over the item cap are not kept, but the stream itself is bounded too."""
+    items = [{"id": f"big-{i}", "pad": "q" * 5000} for i in range(10)]
+    site = pending_of(*items)
+
+    async def go() -> None:
+        async with client(site, max_item_bytes=1000, max_stream_bytes=20_000) as api:
+            with pytest.raises(MalformedMessage, match="oversize_body"):
+                await api.pending()
+        async with client(site, max_item_bytes=1000) as api:
+            assert await api.pending() == []  # read to the end: ten counted skips, no error
+            assert api.skipped == {"oversize_message": 10}
+
+    run(go())
