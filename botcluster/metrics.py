@@ -28,7 +28,7 @@ POLL_OUTCOMES = ("ok", "error")
 MISS_KINDS = ("reply",)
 # The reasons of botcluster.comments.validate, the labels of skipped_messages.
 SKIP_REASONS = ("not_json", "bad_shape", "not_object", "missing_field", "wrong_type", "bad_value",
-                "oversize_text", "oversize_body", "invalid_utf8")
+                "oversize_text", "oversize_body", "invalid_utf8", "oversize_message")
 
 queue_depth = Gauge(
     PREFIX + "queue_depth", "Jobs in the claim queue by state.", ["state"],
@@ -108,6 +108,10 @@ poll_last_success = Gauge(
     multiprocess_mode="livemostrecent",
 )
 polls = Counter(PREFIX + "polls", "Polls of the comments API by outcome.", ["outcome"])
+poll_errors = Counter(
+    PREFIX + "poll_errors", "Failed polls by reason (a skip reason, unavailable, rejected).",
+    ["reason"],
+)
 skipped_messages = Counter(
     PREFIX + "skipped_messages", "Messages from the server skipped as invalid, by reason.",
     ["reason"],

@@ -23,8 +23,9 @@ import httpx
 from botcluster.comments import dialect as d
 from botcluster.comments.http import Backoff, Http, Response, Sleep
 from botcluster.comments.message import FailResult, Message, Reply
-from botcluster.comments.reader import Reader, first_of_each
-from botcluster.comments.validate import BAD_SHAPE, Invalid, SkipLog
+from botcluster.comments.probe import probe
+from botcluster.comments.reader import NOTHING, Listing, Reader, first_of_each
+from botcluster.comments.validate import BAD_SHAPE, NOT_JSON, Invalid, SkipLog
 from botcluster.config.model import MAX_TEXT_CHARS
 from botcluster.errors import ClaimLost, CommentsError, CommentsUnavailable
 
@@ -37,8 +38,11 @@ class CommentsClient:
 
     `transport`, `sleep`, `rng` and `clock` are the seams for tests: an `httpx.MockTransport`,
     a fake sleep that returns at once, a seeded `random.Random`, a fixed clock.
-    `max_body_bytes` bounds what one answer may make us read (the site's whole cache is well
-    under 1 MB); a bigger body is counted as `oversize_body` and read as empty.
+    `max_body_bytes` bounds what one answer may make us keep (the site's whole cache is well
+    under 1 MB). A list answer is read item by item as it streams in: an item over
+    `max_item_bytes` is skipped alone (`oversize_message`), and a body that cannot be read at
+    all (not JSON, not a list, more to keep than `max_body_bytes`, a stream past
+    `max_stream_bytes`) raises `MalformedMessage` after counting it: never an empty list.
     """
 
     def __init__(self, base_url: str, *, dialect: str = d.AUTO,
@@ -48,7 +52,9 @@ class CommentsClient:
                  on_skip: Callable[[str, str], None] | None = None,
                  clock: Callable[[], float] = time.time, backoff: Backoff | None = None,
                  max_text_chars: int = MAX_TEXT_CHARS,
-                 max_body_bytes: int = 16 * 1024 * 1024) -> None:
+                 max_body_bytes: int = 16 * 1024 * 1024,
+                 max_item_bytes: int = 2 * 1024 * 1024,
+                 max_stream_bytes: int = 128 * 1024 * 1024) -> None:
         if dialect not in d.DIALECTS:
             raise ValueError(f"dialect must be one of {', '.join(d.DIALECTS)}, not {dialect!r}")
         url = httpx.URL(base_url)
@@ -58,7 +64,8 @@ class CommentsClient:
         self.max_text_chars = max_text_chars
         self._http = Http(base_url, transport=transport, timeout_s=timeout_s, retries=retries,
                           sleep=sleep, rng=rng or random.Random(), clock=clock, backoff=backoff,
-                          max_body_bytes=max_body_bytes)
+                          max_body_bytes=max_body_bytes, max_item_bytes=max_item_bytes,
+                          max_stream_bytes=max_stream_bytes)
         self._skips = SkipLog(on_skip)
         self._read = Reader(self._skips, max_text_chars=max_text_chars,
                             max_body_bytes=self._http.max_body_bytes)
@@ -89,25 +96,9 @@ class CommentsClient:
         no dialect. A configured dialect is returned as it is, without a request."""
         async with self._detecting:
             if self.dialect == d.AUTO:
-                self.dialect = await self._probe()
+                self.dialect = await probe(self._http, self._read)
                 log.info("comments API dialect: %s", self.dialect)
             return self.dialect
-
-    async def _probe(self) -> str:
-        resp = await self._http.request("GET", d.PROBE_PATH, params=d.PROBE_PARAMS)
-        family = d.family_of(self._read.quiet(resp)) if resp.status == 200 else None
-        if family is None:
-            raise CommentsUnavailable(
-                f"cannot tell the dialect: GET {d.PROBE_PATH} gave {resp.status} {resp.detail()}")
-        if family == d.DO:
-            return d.DO
-        resp = await self._http.request("GET", d.QUEUE_PROBE_PATH, params={"limit": "1"})
-        queue = d.has_queue(resp.status, self._read.quiet(resp))
-        if queue is None:
-            raise CommentsUnavailable(
-                f"cannot tell kv from kv-legacy: GET {d.QUEUE_PROBE_PATH} gave "
-                f"{resp.status} {resp.detail()}")
-        return d.KV if queue else d.KV_LEGACY
 
     async def _dialect(self) -> str:
         return self.dialect if self.dialect != d.AUTO else await self.detect()
@@ -121,18 +112,24 @@ class CommentsClient:
         Legacy: messages of the recent cache whose `botParams.processed` is exactly false,
         sorted the same way. Invalid items are counted in `skipped` and left out.
         """
+        return (await self.pending_listing(limit)).messages
+
+    async def pending_listing(self, limit: int = 50) -> Listing:
+        """As `pending`, with how many items the server listed in all (valid or not, for an
+        entity or not): a window full of items the bot cannot take tells it to look wider."""
         if await self._dialect() == d.KV_LEGACY:
             return await self._legacy_pending(limit)
-        resp = await self._get("/api/queue/pending", {"limit": str(limit)})
-        items = self._read.messages(resp, ("pending",), "pending")
-        return [m for m in first_of_each(items) if m.needs_reply][:limit]
+        resp = await self._get("/api/queue/pending", {"limit": str(limit)}, scan=True)
+        listing = self._read.listing(resp, ("pending",), "pending")
+        todo = [m for m in first_of_each(listing.messages) if m.needs_reply][:limit]
+        return Listing(todo, listing.items)
 
-    async def _legacy_pending(self, limit: int) -> list[Message]:
+    async def _legacy_pending(self, limit: int) -> Listing:
         recent = await self.recent(limit=1000, message_type="human")
         todo = [m for m in recent if m.needs_reply and m.processed is False]
         todo.sort(key=lambda m: (-m.priority, m.timestamp))
         self._legacy_seen = {m.id: m for m in todo}
-        return todo[:limit]
+        return Listing(todo[:limit], len(todo))
 
     async def recent(self, *, after_ms: int = 0, limit: int = 1000,
                      message_type: str | None = None, dedup: bool = True) -> list[Message]:
@@ -143,7 +140,7 @@ class CommentsClient:
         params = {"after": str(after_ms), "limit": str(limit)}
         if message_type is not None:
             params["type"] = message_type
-        resp = await self._get("/api/comments", params)
+        resp = await self._get("/api/comments", params, scan=True)
         items = self._read.messages(resp, ("messages", "comments"), "recent")
         return first_of_each(items) if dedup else items
 
@@ -158,6 +155,15 @@ class CommentsClient:
             self._skips.skip(BAD_SHAPE, "?", f"heartbeat body {resp.detail()!r}", "heartbeat")
             return None
 
+    async def reachable(self) -> bool:
+        """Whether the site answers a request that reads no message (`/api/stats`), once and
+        without retries: tells a site that is down from a failure of one message's own."""
+        try:
+            resp = await self._http.request("GET", "/api/stats", once=True)
+        except CommentsUnavailable:
+            return False
+        return resp.status < 400
+
     async def stats(self) -> dict[str, Any]:
         """The server's `/api/stats` object (KV: `{"cacheSize": n}`)."""
         body = self._read.json(await self._get("/api/stats", None), "stats")
@@ -167,15 +173,17 @@ class CommentsClient:
 
     # --- the queue ---------------------------------------------------------------------------
 
-    async def claim(self, message_id: str, worker_id: str) -> Message:
-        """Take a message for `worker_id`. Raises `ClaimLost` when someone else has it (409 or
-        404), `MalformedMessage` when the server's copy does not validate (it is then claimed:
-        release it with `fail`). Legacy: no server claim; the message must still be unprocessed.
+    async def claim(self, message_id: str, worker_id: str) -> Message | None:
+        """Take a message for `worker_id`: the server's copy, or None when the claim was granted
+        but that copy cannot be read or does not validate (counted; the caller's copy from the
+        pending list stands). Raises `ClaimLost` when someone else has it (409 or 404).
+        Legacy: no server claim; the message must still be unprocessed.
         """
         if await self._dialect() == d.KV_LEGACY:
             return await self._legacy_claim(message_id)
         resp = await self._http.request(
-            "POST", "/api/queue/claim", body={"messageId": message_id, "workerId": worker_id})
+            "POST", "/api/queue/claim", body={"messageId": message_id, "workerId": worker_id},
+            scan=True)
         if resp.status in (404, 409):
             if resp.ambiguous:
                 # An earlier attempt may have claimed it for us before the connection broke.
@@ -183,10 +191,19 @@ class CommentsClient:
                 if mine is not None:
                     return mine
             raise ClaimLost(f"{message_id}: HTTP {resp.status} {resp.detail()}")
-        body = self._read.json_ok(resp, "claim")
-        if not isinstance(body, dict) or body.get("success") is not True:
+        if resp.status >= 400:
+            raise resp.rejected()
+        answer = self._read.fields(resp, "claim")
+        if answer.get("success") is not True:
             raise ClaimLost(f"{message_id}: claim not granted: {resp.detail()}")
-        return self._read.one(body.get("message"), "claim")
+        raw = answer.get("message")
+        if raw is NOTHING:
+            self._skips.skip(NOT_JSON, message_id, "claimed message is not JSON", "claim")
+            return None
+        try:
+            return self._read.one(raw, "claim")
+        except Invalid:
+            return None
 
     async def _legacy_claim(self, message_id: str) -> Message:
         msg = self._legacy_seen.get(message_id)
@@ -282,9 +299,11 @@ class CommentsClient:
         self._skips.skip_invalid(exc, where)
         return exc
 
-    async def _get(self, path: str, params: dict[str, str] | None) -> Response:
+    async def _get(self, path: str, params: dict[str, str] | None,
+                   scan: bool = False) -> Response:
         await self._dialect()
-        resp = await self._http.request("GET", path, params=params)
+        resp = await self._http.request("GET", path, params=params, scan=scan)
         if resp.status >= 400:
             raise resp.rejected()
         return resp
+

@@ -14,6 +14,8 @@ DIALECTS = (AUTO, KV, KV_LEGACY, DO)
 PROBE_PATH = "/api/comments"
 PROBE_PARAMS = {"after": "0", "limit": "1"}
 QUEUE_PROBE_PATH = "/api/queue/pending"
+HEARTBEAT_PATH = "/api/heartbeat"
+CLAIM_PATH = "/api/queue/claim"
 
 
 def family_of(body: Any) -> str | None:
@@ -39,3 +41,8 @@ def has_queue(status: int, body: Any) -> bool | None:
     if status == 200 and isinstance(body, dict) and isinstance(body.get("pending"), list):
         return True
     return None
+
+
+def has_queue_by_claim(status: int) -> bool | None:
+    """A claim without fields: 400 where the queue is deployed, 404 where it is not."""
+    return {400: True, 404: False}.get(status)

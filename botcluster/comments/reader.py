@@ -1,16 +1,26 @@
-"""Turning HTTP answers into validated values: bodies that are not JSON, are too big or have the
-wrong shape are counted and skipped here, and each message of a list is judged on its own."""
+"""Turning HTTP answers into validated values.
+
+A list answer arrives cut into items (scan.py); each item is decoded and validated on its own,
+so one bad record costs that record only: it is counted and skipped. A body that cannot be read
+at all (not JSON, not a list, too big) is never taken for an empty list: it is counted and
+raised as `Invalid`, a `CommentsError`, so that the caller's poll fails and says why.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from botcluster.comments.http import Response
 from botcluster.comments.message import Message
+from botcluster.comments.scan import Item, Scanned
 from botcluster.comments.validate import (
     BAD_SHAPE,
+    NOT_JSON,
     OVERSIZE_BODY,
+    OVERSIZE_MESSAGE,
     Invalid,
     SkipLog,
     decode_json,
@@ -18,6 +28,15 @@ from botcluster.comments.validate import (
 )
 
 NOTHING = object()  # what `quiet` returns for a body that is not usable JSON
+_ID_IN_HEAD = re.compile(rb'"id"\s*:\s*"([^"\\]{1,128})"')
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The valid messages of a list answer, and how many items the list had in all."""
+
+    messages: list[Message]
+    items: int
 
 
 class Reader:
@@ -37,8 +56,7 @@ class Reader:
                 return decode_json(resp.body)
             except Invalid as e:
                 exc = e
-        self.skips.skip_invalid(exc, where)
-        raise exc
+        raise self._counted(exc, where)
 
     def json_ok(self, resp: Response, where: str) -> Any:
         """As `json`, after raising `CommentsRejected` for a 4xx answer."""
@@ -49,27 +67,71 @@ class Reader:
     @staticmethod
     def quiet(resp: Response) -> Any:
         """The JSON body or `NOTHING`, without counting: for probes, where odd answers are
-        expected and reported by the caller."""
-        if resp.oversize:
+        expected and reported by the caller. A scanned list answer gives its skeleton: a
+        list, or an object with `[]` for each list and None for each other value."""
+        found = resp.scanned
+        if resp.oversize or (found is not None and found.error):
             return NOTHING
+        if found is not None and found.root != "scalar":
+            if found.root == "list":
+                return []
+            return {**{k: None for k in found.fields}, **{k: [] for k in found.lists}}
         try:
-            return decode_json(resp.body)
+            return decode_json(found.scalar if found is not None else resp.body)
         except Invalid:
             return NOTHING
 
     def messages(self, resp: Response, keys: Iterable[str], where: str) -> list[Message]:
-        """The messages of a list answer, each validated on its own. A body that is not a list
-        (or an object holding one under `keys`) is counted and read as empty."""
+        return self.listing(resp, keys, where).messages
+
+    def listing(self, resp: Response, keys: Iterable[str], where: str) -> Listing:
+        """The messages of a list answer (a list, or an object holding one under `keys`),
+        each validated on its own. Raises `Invalid` (counted) when the body is unreadable."""
+        found = resp.scanned
+        if resp.oversize or found is None:
+            raise self._counted(Invalid(OVERSIZE_BODY, f"list answer over {self.max_body_bytes}"
+                                        " bytes to keep, or over the stream cap"), where)
+        if found.error:
+            raise self._counted(Invalid(OVERSIZE_BODY if found.oversize else NOT_JSON,
+                                        f"{found.error}: {resp.detail()!r}"), where)
+        items = _items_of(found, keys)
+        if items is None:
+            reason = BAD_SHAPE if self.quiet(resp) is not NOTHING else NOT_JSON
+            raise self._counted(Invalid(reason, f"not a message list: {resp.detail()!r}"),
+                                where)
+        out: list[Message] = []
+        for item in items:
+            try:
+                out.append(self._item(item))
+            except Invalid as exc:
+                self.skips.skip_invalid(exc, where)
+        return Listing(out, len(items))
+
+    def fields(self, resp: Response, where: str) -> dict[str, Any]:
+        """The values of an object answer, each decoded on its own (`NOTHING` for one that
+        cannot be); raises `Invalid` (counted) when the answer is not an object."""
+        found = resp.scanned
+        if resp.oversize or found is None or found.error or found.root != "object":
+            body = self.quiet(resp)
+            reason = OVERSIZE_BODY if resp.oversize else (
+                NOT_JSON if body is NOTHING else BAD_SHAPE)
+            raise self._counted(Invalid(reason, f"not an object: {resp.detail()!r}"), where)
+        out: dict[str, Any] = {k: [] for k in found.lists}
+        for key, raw in found.fields.items():
+            try:
+                out[key] = NOTHING if raw is None else decode_json(raw)
+            except Invalid:
+                out[key] = NOTHING
+        return out
+
+    def _item(self, item: Item) -> Message:
+        if item.raw is None:
+            raise Invalid(OVERSIZE_MESSAGE, f"{item.size} bytes", _id_in(item.head))
         try:
-            body = self.json(resp, where)
-        except Invalid:
-            return []
-        if isinstance(body, dict):
-            body = next((body[k] for k in keys if isinstance(body.get(k), list)), None)
-        if not isinstance(body, list):
-            self.skips.skip(BAD_SHAPE, "?", f"not a message list: {resp.detail()!r}", where)
-            return []
-        return self.skips.messages(body, where, max_text_chars=self.max_text_chars)
+            value = decode_json(item.raw)
+        except Invalid as exc:
+            raise Invalid(exc.reason, exc.detail, _id_in(item.raw[:512])) from None
+        return parse_message(value, max_text_chars=self.max_text_chars)
 
     def one(self, raw: Any, where: str) -> Message:
         """One message, or `Invalid` (counted)."""
@@ -78,6 +140,26 @@ class Reader:
         except Invalid as exc:
             self.skips.skip_invalid(exc, where)
             raise
+
+    def _counted(self, exc: Invalid, where: str) -> Invalid:
+        self.skips.skip_invalid(exc, where)
+        return exc
+
+
+def _items_of(found: Scanned, keys: Iterable[str]) -> list[Item] | None:
+    if found.root == "list":
+        return found.lists.get("", [])
+    if found.root == "object":
+        return next((found.lists[k] for k in keys if k in found.lists), None)
+    return None
+
+
+def _id_in(head: bytes) -> str:
+    """The id of an item that could not be decoded, read from its first bytes, else "?"."""
+    match = _ID_IN_HEAD.search(head)
+    if match is None:
+        return "?"
+    return match.group(1).decode("utf-8", errors="replace")
 
 
 def first_of_each(messages: list[Message]) -> list[Message]:

@@ -28,6 +28,7 @@ WRONG_TYPE = "wrong_type"
 BAD_VALUE = "bad_value"
 OVERSIZE_TEXT = "oversize_text"
 OVERSIZE_BODY = "oversize_body"
+OVERSIZE_MESSAGE = "oversize_message"
 INVALID_UTF8 = "invalid_utf8"
 
 MESSAGE_TYPES = ("human", "AI")
@@ -35,6 +36,13 @@ MESSAGE_TYPES = ("human", "AI")
 MAX_SHORT_CHARS = 256
 MAX_CONTEXT_LINES = 1000
 MAX_ID_CHARS = 128
+# Priorities are clamped into this range, so that no number the server sends (1e308, 10**400,
+# Infinity from a non-JavaScript server) can overflow the queue's float ranks.
+MAX_PRIORITY = 1_000_000
+MAX_ATTEMPTS = 1_000_000
+# Integers with more digits than this cannot be a value the bot uses; Python refuses to parse
+# past 4300 digits at all, which would take the whole body down with one record.
+MAX_INT_DIGITS = 64
 
 
 class Invalid(MalformedMessage):
@@ -47,11 +55,19 @@ class Invalid(MalformedMessage):
         super().__init__(f"{reason}: {detail} (message {message_id})")
 
 
+def _parse_int(digits: str) -> int | float:
+    if len(digits) <= MAX_INT_DIGITS:
+        return int(digits)
+    return float("-inf") if digits.startswith("-") else float("inf")
+
+
 def decode_json(body: bytes) -> Any:
     """Parse a response body. Invalid UTF-8 inside strings survives as lone surrogates, so that
-    one bad message is rejected on its own instead of taking the whole response with it."""
+    one bad message is rejected on its own instead of taking the whole response with it.
+    Integers too long to be anything read as infinities (for the fields to reject or clamp);
+    non-finite literals (`Infinity`, `NaN`, `1e999`) read as floats."""
     try:
-        return json.loads(body.decode("utf-8", errors="surrogateescape"))
+        return json.loads(body.decode("utf-8", errors="surrogateescape"), parse_int=_parse_int)
     except (ValueError, RecursionError) as exc:
         head = body[:80].decode("utf-8", errors="replace")
         raise Invalid(NOT_JSON, f"{type(exc).__name__}: {head!r}") from None
@@ -98,6 +114,16 @@ class _Fields:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._bad(WRONG_TYPE, key, f"is {type(value).__name__}, not an integer")
         return value
+
+    def bounded(self, key: str, *, default: int, low: int, high: int) -> int:
+        """A number clamped into [low, high] and rounded; `default` when missing, null, 0 or
+        NaN. Infinities and huge values clamp; only a non-number is rejected."""
+        value = self.obj.get(key)
+        if isinstance(value, bool) or (value is not None and not isinstance(value, int | float)):
+            raise self._bad(WRONG_TYPE, key, f"is {type(value).__name__}, not a number")
+        if not value or value != value:  # None, 0 or NaN
+            return default
+        return round(max(low, min(high, value)))
 
     def boolean(self, key: str) -> bool | None:
         value = self.obj.get(key)
@@ -161,14 +187,33 @@ def parse_message(obj: Any, *, max_text_chars: int = MAX_TEXT_CHARS) -> Message:
         reply_to=f.string("replyTo", limit=MAX_ID_CHARS),
         context=f.lines("context"),
         entity=b.string("entity") or None,
-        priority=b.integer("priority") or DEFAULT_PRIORITY,
+        priority=b.bounded("priority", default=DEFAULT_PRIORITY, low=-MAX_PRIORITY,
+                           high=MAX_PRIORITY),
         model=b.string("model") or None,
         ais=b.string("ais") or None,
         status=b.string("status"),
-        attempts=b.integer("attempts", default=0) or 0,
+        attempts=b.bounded("attempts", default=0, low=0, high=MAX_ATTEMPTS),
         claimed_by=b.string("claimedBy"),
         processed=b.boolean("processed"),
     )
+
+
+_WIRE_NAMES = {"message_type": "message-type", "reply_to": "replyTo"}
+_BOT_NAMES = {"entity": "entity", "priority": "priority", "model": "model", "ais": "ais",
+              "status": "status", "attempts": "attempts", "claimed_by": "claimedBy",
+              "processed": "processed"}
+
+
+def parse_journaled(fields: Mapping[str, Any]) -> Message:
+    """A `Message` the journal kept (its dataclass fields), validated as the server's messages
+    are: a line with wrong types is an `Invalid`, never a message that breaks the queue."""
+    if not isinstance(fields, Mapping):
+        raise Invalid(NOT_OBJECT, f"queued message is {type(fields).__name__}, not an object")
+    wire: dict[str, Any] = {_WIRE_NAMES.get(k, k): v for k, v in fields.items()
+                            if k not in _BOT_NAMES}
+    wire["botParams"] = {wire_name: fields[k] for k, wire_name in _BOT_NAMES.items()
+                         if k in fields}
+    return parse_message(wire)
 
 
 class SkipLog:

@@ -79,8 +79,11 @@ class JobRunner(ServerClaims):
             await self.d.link.host_failed(lease.host, exc.detail)
             await self._retry(job, lease, str(exc), delay_s=0.0)
         except CommentsUnavailable as exc:
-            # The site, not the message, failed: wait for it without using up attempts.
-            await self._retry(job, lease, str(exc), count=False,
+            # The site failed: wait for it without using up attempts. Unless it answers other
+            # requests: then the failure is this message's own (a record the server cannot
+            # serve), and the job must end visibly failed, not be retried for ever.
+            own = await self.d.client.reachable()
+            await self._retry(job, lease, str(exc), count=own,
                               delay_s=min(MAX_SITE_WAIT_S, 2.0 * (1 + job.crashes)))
         except OutOfMemory as exc:
             # One eviction and one retry for free; a second OOM in a row is a real failure.

@@ -15,6 +15,9 @@ Outcome = Literal["replied", "skipped", "failed", "dead_lettered", "lost_claim"]
 # constant: priority - enqueued_at / AGEING_S (higher first). A low-priority job still wins
 # over newer high-priority ones once it has waited long enough, so nothing starves.
 AGEING_S = 10.0
+# A rank is a float; a priority from anywhere (an old journal line, a server that sends 10**400)
+# is clamped into this range first, so that no rank can overflow or be NaN.
+MAX_RANK_PRIORITY = 1_000_000
 
 
 @dataclass
@@ -41,7 +44,11 @@ class Job:
 
     @property
     def rank(self) -> float:
-        return self.priority - self.enqueued_at / AGEING_S
+        p = self.priority
+        if isinstance(p, bool) or not isinstance(p, int | float) or p != p:
+            p = 0
+        p = max(-MAX_RANK_PRIORITY, min(MAX_RANK_PRIORITY, p))
+        return float(p) - self.enqueued_at / AGEING_S
 
 
 @dataclass(frozen=True)

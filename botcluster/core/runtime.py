@@ -275,7 +275,8 @@ class Runtime:
         poll_ok = since is not None and since < stale
         ok = bool(manager and manager.is_alive()) and alive > 0 and poll_ok
         return ok, {"workers_alive": alive, "seconds_since_poll": since,
-                    "manager_alive": bool(manager and manager.is_alive())}
+                    "manager_alive": bool(manager and manager.is_alive()),
+                    **(self.poller.health() if self.poller else {})}
 
     def status(self) -> dict[str, Any]:
         """What `/status`, the operator page and `botcluster status` show (core/facts.py)."""

@@ -11,7 +11,7 @@ import pytest
 
 from botcluster.comments import Message, Reply, new_message_id
 from botcluster.comments.validate import Invalid, parse_message
-from botcluster.errors import CommentsRejected, CommentsUnavailable, MalformedMessage
+from botcluster.errors import ClaimLost, CommentsRejected, CommentsUnavailable, MalformedMessage
 
 from .fakes import FakeSite, client, human, js, raw, run
 
@@ -111,30 +111,61 @@ def test_invalid_utf8_bytes_skip_only_their_message() -> None:
     (b'{"pending": [', "application/json", "not_json"),
     (b'{"error": "boom"}', "application/json", "bad_shape"),
     (b'"just a string"', "application/json", "bad_shape"),
-    (b"[" * 100_000 + b"]" * 100_000, "application/json", "not_json"),
 ])
-def test_unusable_body_reads_as_empty_and_is_counted(body: bytes, ctype: str,
-                                                     reason: str) -> None:
+def test_unusable_body_is_an_error_never_an_empty_list(body: bytes, ctype: str,
+                                                       reason: str) -> None:
     site = FakeSite().on("GET", "/api/queue/pending", raw(body, content_type=ctype))
     site.on("GET", "/api/comments", raw(body, content_type=ctype))
 
     async def go() -> None:
         async with client(site) as api:
-            assert await api.pending() == []
-            assert await api.recent() == []
+            with pytest.raises(MalformedMessage, match=reason):
+                await api.pending()
+            with pytest.raises(MalformedMessage, match=reason):
+                await api.recent()
             assert api.skipped == {reason: 2}
 
     run(go())
 
 
-def test_body_over_the_cap_is_dropped_without_reading_it_all() -> None:
+def test_one_item_nested_too_deep_costs_that_item_only() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    good = json.dumps(human("good-1")).encode()
+    site = FakeSite().on("GET", "/api/queue/pending",
+                         raw(b'{"pending": [' + deep + b"," + good + b"]}"))
+
+    async def go() -> None:
+        async with client(site) as api:
+            assert [m.id for m in await api.pending()] == ["good-1"]
+            assert api.skipped == {"not_json": 1}
+
+    run(go())
+
+
+def test_body_over_the_cap_is_an_error_without_reading_it_all() -> None:
     big = json.dumps({"pending": [human(f"m{i}", text="y" * 900) for i in range(20)]})
     site = pending_of().on("GET", "/api/queue/pending", raw(big.encode()))
 
     async def go() -> None:
         async with client(site, max_body_bytes=4096) as api:
-            assert await api.pending() == []
+            with pytest.raises(MalformedMessage, match="oversize_body"):
+                await api.pending()
             assert api.skipped == {"oversize_body": 1}
+
+    run(go())
+
+
+def test_a_message_over_the_item_cap_is_skipped_alone() -> None:
+    huge = human("huge-1")
+    huge["botParams"]["pad"] = "z" * 50_000
+    site = pending_of(huge, human("good-1"), {"id": "huge-2", "pad": "z" * 50_000})
+
+    async def go() -> None:
+        async with client(site, max_item_bytes=10_000) as api:
+            assert [m.id for m in await api.pending()] == ["good-1"]
+            assert api.skipped == {"oversize_message": 2}
+            assert [m.id for m in await api.pending()] == ["good-1"]
+            assert api.skipped == {"oversize_message": 2}  # named by id: counted once each
 
     run(go())
 
@@ -167,15 +198,30 @@ def test_pending_keeps_only_human_messages_for_an_entity_and_dedups() -> None:
     assert site.calls("GET", "/api/queue/pending")[0].params == {"limit": "50"}
 
 
-def test_claim_with_malformed_message_raises_and_counts() -> None:
-    site = FakeSite().on("POST", "/api/queue/claim",
-                         js({"success": True, "message": human(text=None)}))
+def test_a_granted_claim_whose_message_cannot_be_read_is_still_granted() -> None:
+    """The claim is the server's state change: raising on its unreadable copy of the message
+    left the message claimed, and the next attempt lost it to our own claim (409)."""
+    deep = b"[" * 5000 + b"]" * 5000
+    mid = "1761571872625-2qa6p4o4k"
+    site = FakeSite().on(
+        "POST", "/api/queue/claim",
+        js({"success": True, "message": human(text=None)}),
+        raw(b'{"success": true, "message": {"id": "x", "pad": ' + deep + b"}}"),
+        raw(b'{"success": true, "message": ' + json.dumps(human()).encode() + b"}"),
+        js({"success": False, "error": "no"}),
+        raw(b"<html>", 200, "text/html"))
 
     async def go() -> None:
         async with client(site) as api:
-            with pytest.raises(MalformedMessage):
-                await api.claim("1761571872625-2qa6p4o4k", "w1")
-            assert api.skipped == {"missing_field": 1}
+            assert await api.claim(mid, "w1") is None
+            assert await api.claim(mid, "w1") is None
+            assert api.skipped == {"missing_field": 1, "not_json": 1}
+            claimed = await api.claim(mid, "w1")
+            assert claimed is not None and claimed.id == mid
+            with pytest.raises(ClaimLost):
+                await api.claim(mid, "w1")
+            with pytest.raises(MalformedMessage, match="not_json"):
+                await api.claim(mid, "w1")
 
     run(go())
 
@@ -258,3 +304,62 @@ def test_reply_json_and_message_ids() -> None:
     assert len({new_message_id(1761571872625) for _ in range(1000)}) == 1000
     with pytest.raises(ValueError):
         new_message_id(10**13)
+
+
+@pytest.mark.parametrize("literal, expected", [
+    (b"1e999", 1_000_000), (b"-1e999", -1_000_000), (b"1" + b"0" * 400, 1_000_000),
+    (b"-" + b"9" * 5000, -1_000_000), (b"NaN", 50), (b"Infinity", 1_000_000),
+    (b"1.8e308", 1_000_000), (b"7.6", 8),
+])
+def test_any_number_as_priority_is_clamped_never_an_error(literal: bytes,
+                                                          expected: int) -> None:
+    marked = json.dumps(human("odd-1", botParams={"entity": "e", "priority": "@@"}))
+    item = marked.encode().replace(b'"@@"', literal)
+    site = FakeSite().on("GET", "/api/queue/pending",
+                         raw(b'{"pending": [' + item + b"," + json.dumps(human("good-1")).encode()
+                             + b"]}"))
+
+    async def go() -> list[Message]:
+        async with client(site) as api:
+            out = await api.pending()
+            assert not api.skipped
+            return out
+
+    odd, good = run(go())
+    assert (odd.id, odd.priority, good.id) == ("odd-1", expected, "good-1")
+
+
+@pytest.mark.parametrize("field, literal, reason", [
+    ("timestamp", b"1e999", "wrong_type"), ("timestamp", b"9" * 5000, "wrong_type"),
+    ("timestamp", b"NaN", "wrong_type"), ("text", b"-Infinity", "wrong_type"),
+    ("misc", b"1e999", None), ("color", b"9" * 5000, "wrong_type"),
+])
+def test_non_finite_or_huge_numbers_cost_their_message_only(field: str, literal: bytes,
+                                                            reason: str | None) -> None:
+    item = json.dumps(human("odd-1", **{field: "@@"})).encode().replace(b'"@@"', literal)
+    good = json.dumps(human("good-1")).encode()
+    site = FakeSite().on("GET", "/api/comments", raw(b"[" + item + b"," + good + b"]"))
+
+    async def go() -> list[str]:
+        async with client(site) as api:
+            out = [m.id for m in await api.recent()]
+            assert api.skipped == ({reason: 1} if reason else {})
+            return out
+
+    assert run(go()) == (["good-1"] if reason else ["odd-1", "good-1"])
+
+
+def test_a_stream_past_its_cap_is_an_error_even_when_each_item_was_dropped() -> None:
+    """Items over the item cap are not kept, but the stream itself is bounded too."""
+    items = [{"id": f"big-{i}", "pad": "q" * 5000} for i in range(10)]
+    site = pending_of(*items)
+
+    async def go() -> None:
+        async with client(site, max_item_bytes=1000, max_stream_bytes=20_000) as api:
+            with pytest.raises(MalformedMessage, match="oversize_body"):
+                await api.pending()
+        async with client(site, max_item_bytes=1000) as api:
+            assert await api.pending() == []  # read to the end: ten counted skips, no error
+            assert api.skipped == {"oversize_message": 10}
+
+    run(go())

@@ -35,9 +35,11 @@ class Host:
 class Site:
     """Fails the named calls `failures[name]` times with `error`, then works."""
 
-    def __init__(self, error: Exception | None = None, **failures: int) -> None:
+    def __init__(self, error: Exception | None = None, *, up: bool = False,
+                 **failures: int) -> None:
         self.error = error or CommentsUnavailable("HTTP 503")
         self.failures = failures
+        self.up = up  # answers requests that read no message while the named calls fail
         self.calls: list[str] = []
         self.records: set[str] = set()  # stored ids the cache has lost (KV record keys)
 
@@ -46,6 +48,10 @@ class Site:
         if self.failures.get(name, 0) > 0:
             self.failures[name] -= 1
             raise self.error
+
+    async def reachable(self) -> bool:
+        self.calls.append("reachable")
+        return self.up
 
     async def claim(self, mid: str, worker: str) -> Message:
         self._maybe_fail("claim")
@@ -104,6 +110,16 @@ def test_a_site_outage_costs_no_attempt_and_nothing_is_dropped(tmp_path: Path) -
     d = _run(site, tmp_path)
     assert d.idle() and d.snapshot()["outcomes"] == [("e1", "replied")]
     assert site.calls.count("post") == 6 and "fail" not in site.calls
+
+
+def test_a_message_the_site_fails_on_alone_ends_failed_not_retried_for_ever(
+        tmp_path: Path) -> None:
+    """The site answers everything but this message's claim (a record it cannot serve):
+    each failure costs an attempt, and the message ends dead-lettered, failed on the server."""
+    site = Site(up=True, claim=1000)
+    d = _run(site, tmp_path, rounds=50)
+    assert d.idle() and d.snapshot()["outcomes"] == [("e1", "dead_lettered")]
+    assert site.calls.count("claim") == 3 and "fail" in site.calls
 
 
 def test_a_posted_reply_is_completed_not_posted_again_or_failed(tmp_path: Path) -> None:
