@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import httpx
 from botcluster.board.app import create_app
 from botcluster.board.settings import BoardSettings
 from botcluster.board.state import BoardState
+from botcluster.board.store import CACHE_KEY
 from botcluster.comments import CommentsClient
 
 URL = "http://127.0.0.1:8787"
@@ -34,10 +36,32 @@ class InProcBoard:
                               transport=self.transport, **kw)
 
     async def store(self, message: dict[str, Any]) -> None:
-        """A record as if posted, without the board's own POST checks (KV: cached too)."""
-        await self.state.store.put(message)
+        """A record as if posted, without the board's own POST checks (KV: cached too).
+
+        A value today's board refuses to store (`Infinity`) is written as an older board
+        wrote it: as Python's json module prints it, straight into its tables.
+        """
+        try:
+            await self.state.store.put(message)
+        except ValueError:
+            await self._store_as_older_boards_did(message)
+            return
         if self.dialect == "kv":
             await self.state.cache.append(message)
+
+    async def _store_as_older_boards_did(self, message: dict[str, Any]) -> None:
+        raw = json.dumps(message)
+
+        def write(records: Any) -> None:
+            conn = records._conn
+            conn.execute("INSERT OR REPLACE INTO records (id, timestamp, seq, body) "
+                         "VALUES (?, ?, ?, ?)", (message["id"], message["timestamp"],
+                                                 records._store.seq + 1, raw))
+            if self.dialect == "kv":
+                cached = records.get_value(CACHE_KEY) or "[]"
+                records.put_value(CACHE_KEY, cached[:-1] + ("," if cached != "[]" else "")
+                                  + raw + "]")
+        await self.state.store.atomic(write)
 
 
 @contextlib.asynccontextmanager

@@ -22,7 +22,7 @@ from botcluster.core.journal import Journal, JournalState
 from botcluster.core.link import DispatcherLink
 from botcluster.hosts.adapters import ChatResult
 from tests.core.helpers import Clock, dispatcher, entity, host, job
-from tests.support.inboard import InBoard, in_board
+from tests.support.inboard import BASE, InBoard, in_board
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -153,7 +153,7 @@ def test_a_stored_reply_the_cache_keeps_losing_is_healed_with_backoff_and_never_
 
     async def main() -> tuple[int, int, float]:
         async with in_board(tmp_path) as board:
-            client = LossyCache("http://board.test", transport=board.transport, dialect="kv")
+            client = LossyCache(BASE, transport=board.transport, dialect="kv")
             LossyCache.hidden = rid
             await client.post(_reply(rid, f"{now_ms}-human", now_ms))
             clock = Clock(now=time.time())

@@ -16,7 +16,7 @@ from botcluster.board.settings import BoardDialect, BoardSettings, FaultSettings
 from botcluster.board.state import BoardState
 from botcluster.comments import CommentsClient
 
-BASE = "http://board.test"
+BASE = "http://127.0.0.1:8787"  # a loopback name: the admin endpoints answer it
 
 
 @dataclass
