@@ -26,7 +26,7 @@ from botcluster.comments.message import FailResult, Message, Reply
 from botcluster.comments.probe import probe
 from botcluster.comments.reader import NOTHING, Listing, Reader, first_of_each
 from botcluster.comments.validate import BAD_SHAPE, NOT_JSON, Invalid, SkipLog
-from botcluster.config.model import MAX_TEXT_CHARS
+from botcluster.config.model import DEFAULT_PRIORITY, MAX_TEXT_CHARS
 from botcluster.errors import ClaimLost, CommentsError, CommentsUnavailable
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class CommentsClient:
     async def _legacy_pending(self, limit: int) -> Listing:
         recent = await self.recent(limit=1000, message_type="human")
         todo = [m for m in recent if m.needs_reply and m.processed is False]
-        todo.sort(key=lambda m: (-m.priority, m.timestamp))
+        todo.sort(key=lambda m: (-(m.priority or DEFAULT_PRIORITY), m.timestamp))
         self._legacy_seen = {m.id: m for m in todo}
         return Listing(todo[:limit], len(todo))
 

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from botcluster.config.model import DEFAULT_PRIORITY, SITE_DOMAIN
+from botcluster.config.model import SITE_DOMAIN
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 # SystemRandom: ids from several worker processes must not collide even if seeded alike.
@@ -17,8 +17,9 @@ _ID_RNG = random.SystemRandom()
 class Message:
     """One message from the server that passed validation.
 
-    `priority` is already normalised (missing, null or 0 means 50); `context` is None when the
-    server sent none, so the bot can tell "no context" from "empty context".
+    `priority` is None when the poster gave none (missing, null, 0 or NaN: the site's "default",
+    which is the entity's `defaultPriority`, 50 unless it says otherwise); `context` is None
+    when the server sent none, so the bot can tell "no context" from "empty context".
     """
 
     id: str
@@ -31,7 +32,7 @@ class Message:
     reply_to: str | None = None
     context: tuple[str, ...] | None = None
     entity: str | None = None
-    priority: int = DEFAULT_PRIORITY
+    priority: int | None = None
     model: str | None = None
     ais: str | None = None
     status: str | None = None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from botcluster.comments.message import Message
-from botcluster.config.model import DEFAULT_PRIORITY, MAX_TEXT_CHARS
+from botcluster.config.model import MAX_TEXT_CHARS
 from botcluster.errors import MalformedMessage
 
 log = logging.getLogger(__name__)
@@ -187,8 +187,8 @@ def parse_message(obj: Any, *, max_text_chars: int = MAX_TEXT_CHARS) -> Message:
         reply_to=f.string("replyTo", limit=MAX_ID_CHARS),
         context=f.lines("context"),
         entity=b.string("entity") or None,
-        priority=b.bounded("priority", default=DEFAULT_PRIORITY, low=-MAX_PRIORITY,
-                           high=MAX_PRIORITY),
+        # 0 is the site's "not given": the entity's defaultPriority applies (core/poller.py).
+        priority=b.bounded("priority", default=0, low=-MAX_PRIORITY, high=MAX_PRIORITY) or None,
         model=b.string("model") or None,
         ais=b.string("ais") or None,
         status=b.string("status"),

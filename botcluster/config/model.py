@@ -135,7 +135,7 @@ class Entity:
     nom: int = 100
     """Context size: how many earlier messages of the conversation go into the prompt."""
     default_priority: int = DEFAULT_PRIORITY
-    """Validated and not used yet: a message without a priority gets 50."""
+    """The priority of a message that gives none (missing, null or 0); higher goes first."""
     temperature: float | None = None
     """Sampling temperature; unset: the host's default."""
     max_tokens: int = 200

@@ -105,7 +105,7 @@ REQUIRED_MESSAGE_FIELDS: dict[str, Callable[[Any, str], Any]] = {
 }
 OPTIONAL_MESSAGE_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "domain": text, "reply_to": _optional(ident), "context": _optional(_lines),
-    "entity": _optional(text), "priority": priority, "model": _optional(text),
+    "entity": _optional(text), "priority": _optional(priority), "model": _optional(text),
     "ais": _optional(text), "status": _optional(text), "attempts": integer,
     "claimed_by": _optional(text), "processed": _optional(_flag),
 }

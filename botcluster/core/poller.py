@@ -193,7 +193,8 @@ class Poller:
                         m.id, m.model, entity.model)
             model = entity.model
         reply_id = self.journal.reply_ids.get(m.id)
-        return Job(message_id=m.id, entity=entity.id, model=model, priority=m.priority,
+        priority = entity.default_priority if m.priority is None else m.priority
+        return Job(message_id=m.id, entity=entity.id, model=model, priority=priority,
                    enqueued_at=now, message=m, message_ts_ms=m.timestamp, reply_id=reply_id,
                    server_claimed=m.id in self.journal.claimed,
                    reply_posted=reply_id is not None and reply_id in self.journal.posted,

@@ -32,12 +32,15 @@ def test_valid_message_is_parsed_with_defaults() -> None:
     bare = parse_message({"id": "x1", "text": "hi", "timestamp": 1.0e12, "username": "u",
                           "message-type": "AI", "replyTo": "x0"})
     assert (bare.priority, bare.entity, bare.context, bare.color, bare.processed) == (
-        50, None, None, "", None)
+        None, None, None, "", None)
     assert bare.timestamp == 10**12 and bare.reply_to == "x0"
 
 
-@pytest.mark.parametrize("priority, expected", [(None, 50), (0, 50), (7, 7), (100, 100)])
-def test_priority_missing_or_zero_means_50(priority: int | None, expected: int) -> None:
+@pytest.mark.parametrize("priority, expected", [(None, None), (0, None), (float("nan"), None),
+                                                (7, 7), (50, 50), (100, 100)])
+def test_priority_missing_or_zero_is_not_given(priority: float | None,
+                                                expected: int | None) -> None:
+    """Not given (None): the entity's defaultPriority applies (tests/core/test_poller.py)."""
     msg = human()
     msg["botParams"]["priority"] = priority
     assert parse_message(msg).priority == expected
@@ -308,11 +311,11 @@ def test_reply_json_and_message_ids() -> None:
 
 @pytest.mark.parametrize("literal, expected", [
     (b"1e999", 1_000_000), (b"-1e999", -1_000_000), (b"1" + b"0" * 400, 1_000_000),
-    (b"-" + b"9" * 5000, -1_000_000), (b"NaN", 50), (b"Infinity", 1_000_000),
+    (b"-" + b"9" * 5000, -1_000_000), (b"NaN", None), (b"Infinity", 1_000_000),
     (b"1.8e308", 1_000_000), (b"7.6", 8),
 ])
 def test_any_number_as_priority_is_clamped_never_an_error(literal: bytes,
-                                                          expected: int) -> None:
+                                                          expected: int | None) -> None:
     marked = json.dumps(human("odd-1", botParams={"entity": "e", "priority": "@@"}))
     item = marked.encode().replace(b'"@@"', literal)
     site = FakeSite().on("GET", "/api/queue/pending",

@@ -25,8 +25,9 @@ EXAMPLES = int(os.environ.get("BOTCLUSTER_JOURNAL_FUZZ_EXAMPLES", "200"))
 STATS = {"examples": 0, "lines": 0, "good": 0, "bad": 0, "garbage": 0}
 
 ids = st.text(alphabet="abcxyz0123456789-", min_size=1, max_size=8)
+# None: the poster gave no priority (the entity's defaultPriority applies).
 priorities = st.one_of(st.integers(-(10**6), 10**6), st.integers(), st.just(10**400),
-                       st.just(-(10**400)), st.floats(allow_nan=False))
+                       st.just(-(10**400)), st.floats(allow_nan=False), st.none())
 seconds = st.floats(min_value=0, max_value=4e9)
 
 
@@ -72,8 +73,7 @@ WRONG_MESSAGE: dict[str, st.SearchStrategy[Any]] = {
     "id": NOT_A_STRING, "text": NOT_A_STRING, "username": NOT_A_STRING,
     "timestamp": st.one_of(st.text(max_size=3), st.just(1.5), st.none(), st.booleans()),
     "message_type": st.sampled_from(["robot", "", None, 1]),
-    "priority": st.one_of(st.text(max_size=3), st.none(), st.booleans(),
-                          st.just(float("nan"))),
+    "priority": st.one_of(st.text(max_size=3), st.booleans(), st.just(float("nan"))),
     "context": st.one_of(st.text(max_size=3), st.just([1, 2]), st.just({"a": "b"})),
     "processed": st.sampled_from(["yes", 1, [True]]),
     "entity": st.sampled_from([1, ["e1"], {"e": 1}]),

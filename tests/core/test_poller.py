@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -171,3 +171,34 @@ def test_past_the_largest_window_new_messages_are_read_by_time(tmp_path: Path) -
             assert p._cursor <= time.time() * 1000
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("dialect", ["kv", "do"])
+def test_a_message_without_a_priority_gets_its_entitys_default(
+        tmp_path: Path, dialect: str) -> None:
+    """The site's meaning: a missing, null or 0 priority is the entity's `defaultPriority`
+    (docs/ENTITIES.md); a priority the poster gave is kept, even one equal to 50. A message
+    queued in the journal keeps that meaning across a restart."""
+    async def go() -> dict[str, int]:
+        async with board(tmp_path, dialect) as b:
+            missing = pending_human(1)
+            del missing["botParams"]["priority"]
+            for m in (missing, pending_human(2, priority=None), pending_human(3, priority=0),
+                      pending_human(4, priority=7), pending_human(5, priority=50),
+                      pending_human(6, entity="e2")):
+                await b.store(m)
+            d = dispatcher([host("h", loaded=("m1",))])
+            config = SimpleNamespace(hosts=(), entities={
+                "e1": replace(entity(), default_priority=80), "e2": entity("e2")})
+            p = Poller(config, b.client(), d, JournalState())  # type: ignore[arg-type]
+            assert await p.poll() == 6
+            return {mid[-1:]: job.priority for mid, job in d.store.jobs.items()}
+
+    assert asyncio.run(go()) == {"1": 80, "2": 80, "3": 80, "4": 7, "5": 50, "6": 50}
+    state = JournalState()
+    unset = asdict(parse_message({**pending_human(7, priority=0)}))
+    state.queued = {unset["id"]: unset}
+    d = dispatcher([host("h", loaded=("m1",))])
+    config = SimpleNamespace(entities={"e1": replace(entity(), default_priority=5)}, hosts=())
+    assert asyncio.run(Poller(config, None, d, state).recover()) == 1  # type: ignore[arg-type]
+    assert d.store.jobs[unset["id"]].priority == 5
