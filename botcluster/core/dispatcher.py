@@ -162,7 +162,8 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
                       deadline=self.lease_clock() + self.settings.lease_s,
                       load=load, evict=evict,
                       context_length=host.loaded.get(job.model, 0),
-                      granted_at=now, waited_s=max(0.0, now - ready_since), pid=pid)
+                      granted_at=now, waited_s=max(0.0, now - ready_since), pid=pid,
+                      probe=not host.up)
         self.store.mark_claimed(job)
         self.leases[lease.lease_id] = lease
         self.lease_of[job.message_id] = lease.lease_id
@@ -254,10 +255,14 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
         self.outcomes.append((job.entity if job else "", outcome))
 
     def release(self, lease_id: str, error: str, *, count: bool = True,
-                delay_s: float | None = None) -> ReleaseResult:
+                delay_s: float | None = None, host_down: bool = False) -> ReleaseResult:
         """A failed attempt: back to the queue after a backoff, or dead when out of attempts.
 
         A dead job is finished here (outcome `dead_lettered`); the caller only tells the server.
+        `host_down`: the host went down under the job. That costs no attempt until the job
+        has seen more downs than there are hosts, plus one; each further one costs an
+        attempt, so a prompt that brings down every host it runs on ends failed. A probe of a
+        host already marked down is not counted: a long outage costs nothing.
         """
         with self._cond:
             lease = self.leases.get(lease_id)
@@ -267,6 +272,9 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
             self.dirty.add(lease.host)  # learn what the failure left on the host
             job = self.store.jobs[lease.message_id]
             job.last_error = error
+            if host_down and not lease.probe:
+                job.host_downs += 1
+                count = count or job.host_downs > len(self.hosts) + 1
             self.recent.add_job(self.clock(), "attempt failed", job, error, lease.host)
             # After its reply was posted a job only has to be completed: never dead-letter it.
             job.attempts += 1 if count and not job.reply_posted else 0

@@ -70,9 +70,10 @@ class JobRunner(ServerClaims):
         try:
             return await self._run(job, lease)
         except HostDown as exc:
-            # The host, not the message, failed: mark it and let another host take the job.
+            # The host failed: mark it and let another host take the job. Free, unless this
+            # message has brought down more hosts than there are (the dispatcher counts).
             await self.d.link.host_failed(lease.host, exc.detail)
-            await self._retry(job, lease, str(exc), count=False, delay_s=0.0)
+            await self._retry(job, lease, str(exc), count=False, delay_s=0.0, host_down=True)
         except HostTimeout as exc:
             # The host may be hung, or this prompt too slow: mark it, and count the attempt.
             metrics.llm_requests.labels(lease.host, "timeout").inc()
@@ -289,9 +290,10 @@ class JobRunner(ServerClaims):
         await self.d.link.ack(lease.lease_id, outcome, posted, message_id=job.message_id)
 
     async def _retry(self, job: Job, lease: Lease, error: str, *, count: bool = True,
-                     delay_s: float | None = None) -> None:
+                     delay_s: float | None = None, host_down: bool = False) -> None:
         log.warning("attempt for %s on %s failed: %s", job.message_id, lease.host, error)
-        result = await self.d.link.release(lease.lease_id, error, count=count, delay_s=delay_s)
+        result = await self.d.link.release(lease.lease_id, error, count=count, delay_s=delay_s,
+                                           host_down=host_down)
         if result.dead:
             await self._dead_letter(job, lease, error, result.attempts)
 

@@ -33,6 +33,7 @@ class Job:
     message_ts_ms: int = 0
     attempts: int = 0
     crashes: int = 0  # leases lost with a dead worker or an expired lease
+    host_downs: int = 0  # hosts that went down while running it (probes of a down host aside)
     reply_id: str | None = None  # chosen before the first POST, kept across retries
     server_claimed: bool = False  # this bot already holds the claim on the server
     reply_posted: bool = False  # the server acknowledged the reply's POST (never post again)
@@ -67,6 +68,7 @@ class Lease:
     granted_at: float = 0.0
     pid: int = 0  # the worker process it was granted to (0: unknown, e.g. in-process tests)
     waited_s: float = 0.0  # how long the job waited runnable before a slot freed up
+    probe: bool = False  # granted on a host marked down: its half-open probe
 
 
 @dataclass(frozen=True)

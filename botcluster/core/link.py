@@ -50,8 +50,9 @@ class DispatcherLink:
         await self._call("ack", lease_id, outcome, posted, message_id)
 
     async def release(self, lease_id: str, error: str, *, count: bool = True,
-                      delay_s: float | None = None) -> Any:
-        return await self._call("release", lease_id, error, count=count, delay_s=delay_s)
+                      delay_s: float | None = None, host_down: bool = False) -> Any:
+        return await self._call("release", lease_id, error, count=count, delay_s=delay_s,
+                                host_down=host_down)
 
     async def host_failed(self, host: str, error: str) -> None:
         await self._call("host_failed", host, error)

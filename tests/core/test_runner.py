@@ -7,6 +7,7 @@ ones are exercised end to end in tests/chaos and tests/routing)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from botcluster.comments import Message, new_message_id
 from botcluster.comments.message import FailResult
 from botcluster.config.model import Entity
+from botcluster.core.dispatcher import Dispatcher
 from botcluster.core.job_runner import JobRunner, RunnerDeps
 from botcluster.core.journal import Journal
 from botcluster.core.link import DispatcherLink
@@ -76,13 +78,16 @@ class Site:
 
 
 def _run(site: Site, tmp: Path, rounds: int = 20, reply_id: str | None = None,
-         llm: Host | None = None, **settings: float) -> Any:
+         llm: Host | None = None, hosts: tuple[str, ...] = ("h",),
+         host_poll: Callable[[Dispatcher], None] | None = None, **settings: float) -> Any:
+    """`host_poll` runs before each claim, as the supervisor's poll of the hosts would."""
     clock = Clock()
-    d = dispatcher([host("h", loaded=("m1",))], clock=clock, retry_backoff_s=0, **settings)
+    d = dispatcher([host(h, loaded=("m1",)) for h in hosts], clock=clock, retry_backoff_s=0,
+                   **settings)
     deps = RunnerDeps(config=SimpleNamespace(entities={"e1": entity()},  # type: ignore[arg-type]
                                              bot=SimpleNamespace(worker_id="bot")),
                       link=DispatcherLink(d), client=site,  # type: ignore[arg-type]
-                      adapters={"h": llm or Host()},  # type: ignore[dict-item]
+                      adapters=dict.fromkeys(hosts, llm or Host()),  # type: ignore[arg-type]
                       journal=Journal(tmp / "j.jsonl"), server_worker_id="bot-w0", clock=clock)
     runner = JobRunner(deps)
     queued = job("m1")
@@ -95,6 +100,8 @@ def _run(site: Site, tmp: Path, rounds: int = 20, reply_id: str | None = None,
     async def go() -> None:
         for _ in range(rounds):
             clock.advance(60)  # past any retry delay
+            if host_poll is not None:
+                host_poll(d)
             claim = d.claim("w")
             if claim is None:
                 break
@@ -120,6 +127,54 @@ def test_a_message_the_site_fails_on_alone_ends_failed_not_retried_for_ever(
     d = _run(site, tmp_path, rounds=50)
     assert d.idle() and d.snapshot()["outcomes"] == [("e1", "dead_lettered")]
     assert site.calls.count("claim") == 3 and "fail" in site.calls
+
+
+class Killed(Host):
+    """A host that goes down under every prompt (the connection resets mid-request) until
+    `lives` run out; `answering` is what a poll of its state would find."""
+
+    def __init__(self, lives: int = 1_000_000) -> None:
+        self.lives = lives
+        self.chats = 0
+        self.answering = True
+
+    async def chat(self, model: str, messages: Any, params: Any) -> ChatResult:
+        self.chats += 1
+        if self.lives > 0:
+            self.lives -= 1
+            raise HostDown("h", "RemoteProtocolError: server disconnected")
+        return await super().chat(model, messages, params)
+
+
+def test_a_message_that_brings_down_every_host_ends_failed_not_retried_for_ever(
+        tmp_path: Path) -> None:
+    """Its prompt kills each host it runs on; each host comes back (supervised), and the
+    poll of the hosts marks it up again. A host going down is not the message's fault at
+    first, but one more down than there are hosts and every further one costs an attempt:
+    the message ends dead-lettered, failed on the server."""
+    site, poison = Site(), Killed()
+    hosts = ("h1", "h2")
+    d = _run(site, tmp_path, rounds=50, llm=poison, hosts=hosts,
+             host_poll=lambda d: [d.host_ok(h) for h in hosts])  # type: ignore[func-returns-value]
+    assert d.idle() and d.snapshot()["outcomes"] == [("e1", "dead_lettered")]
+    assert poison.chats == len(hosts) + 1 + 3  # free downs, then max_attempts counted ones
+    assert "fail" in site.calls and "post" not in site.calls
+
+
+def test_a_host_outage_costs_no_attempt_however_long(tmp_path: Path) -> None:
+    """The host goes down under the job and stays down for 29 probes (the job tries it again
+    each time its backoff ends), comes back, goes down under it once more, and comes back for
+    good: not one attempt is spent (one would end it here), and the message is answered."""
+    site, flaky = Site(), Killed(lives=31)
+
+    def host_poll(d: Dispatcher) -> None:
+        flaky.answering = flaky.chats not in range(1, 30)  # down from the 1st to the 30th
+        if flaky.answering:
+            d.host_ok("h")
+
+    d = _run(site, tmp_path, rounds=60, llm=flaky, host_poll=host_poll, max_attempts=1)
+    assert d.idle() and d.snapshot()["outcomes"] == [("e1", "replied")]
+    assert flaky.chats == 32 and "fail" not in site.calls
 
 
 def test_a_posted_reply_is_completed_not_posted_again_or_failed(tmp_path: Path) -> None:
