@@ -29,6 +29,9 @@ MISS_KINDS = ("reply",)
 # The reasons of botcluster.comments.validate, the labels of skipped_messages.
 SKIP_REASONS = ("not_json", "bad_shape", "not_object", "missing_field", "wrong_type", "bad_value",
                 "oversize_text", "oversize_body", "invalid_utf8", "oversize_message")
+# The labels of poll_errors (core/poller.py poll_error_reason): a body it cannot read, by skip
+# reason, or the kind of failure.
+POLL_ERROR_REASONS = (*SKIP_REASONS, "unavailable", "rejected", "error")
 
 queue_depth = Gauge(
     PREFIX + "queue_depth", "Jobs in the claim queue by state.", ["state"],

@@ -46,6 +46,8 @@ class MetricsPublisher:
             metrics.cache_misses.labels(k)
         for r in metrics.SKIP_REASONS:
             metrics.skipped_messages.labels(r)
+        for r in metrics.POLL_ERROR_REASONS:
+            metrics.poll_errors.labels(r)
         metrics.heal_pending.set(0)
         metrics.heal_oldest_pending.set(0)
         metrics.queue_oldest_job_timestamp.set(0)
