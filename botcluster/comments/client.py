@@ -122,7 +122,7 @@ class CommentsClient:
         resp = await self._get("/api/queue/pending", {"limit": str(limit)}, scan=True)
         listing = self._read.listing(resp, ("pending",), "pending")
         todo = [m for m in first_of_each(listing.messages) if m.needs_reply][:limit]
-        return Listing(todo, listing.items)
+        return Listing(todo, listing.items, listing.oversize_ids)
 
     async def _legacy_pending(self, limit: int) -> Listing:
         recent = await self.recent(limit=1000, message_type="human")

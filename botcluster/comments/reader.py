@@ -37,6 +37,7 @@ class Listing:
 
     messages: list[Message]
     items: int
+    oversize_ids: tuple[str, ...] = ()  # items too big to read, by id ("?" when unknown)
 
 
 class Reader:
@@ -100,12 +101,15 @@ class Reader:
             raise self._counted(Invalid(reason, f"not a message list: {resp.detail()!r}"),
                                 where)
         out: list[Message] = []
+        oversize: list[str] = []
         for item in items:
             try:
                 out.append(self._item(item))
             except Invalid as exc:
                 self.skips.skip_invalid(exc, where)
-        return Listing(out, len(items))
+                if exc.reason == OVERSIZE_MESSAGE:
+                    oversize.append(exc.message_id)
+        return Listing(out, len(items), tuple(oversize))
 
     def fields(self, resp: Response, where: str) -> dict[str, Any]:
         """The values of an object answer, each decoded on its own (`NOTHING` for one that

@@ -12,6 +12,7 @@ from typing import Any
 
 from botcluster import metrics
 from botcluster.comments import DO, CommentsClient, Message
+from botcluster.comments.reader import Listing
 from botcluster.comments.validate import OVERSIZE_BODY, Invalid, parse_journaled
 from botcluster.config.model import Config
 from botcluster.core.jobs import Job
@@ -21,6 +22,11 @@ from botcluster.errors import CommentsError, CommentsRejected, CommentsUnavailab
 log = logging.getLogger(__name__)
 
 PENDING_LIMIT = 200
+# DO, records too big to read in the pending list: they stay there for ever (DO has no /fail),
+# and /api/queue/pending has no cursor or offset to page past them, so every list downloads
+# them again (megabytes each). New messages are then read by time (`after=` skips what is
+# older), and the whole list only every this many polls, which also finds the rest.
+OVERSIZE_RELIST_POLLS = 20
 # The window grows past messages the bot cannot take (unknown entity, invalid): on the DO
 # dialect they stay pending for ever at the head of the list. A body too big to read halves it.
 MAX_PENDING_LIMIT = 5000
@@ -38,7 +44,9 @@ class Poller:
     server (visible there as pending): they are not ours to fail. The server lists only the
     top `limit`, so the window asked for is PENDING_LIMIT plus the items of the last window
     that could not become jobs: skipped messages at the head never hide the rest. Past
-    `max_window` (DO, where they are never failed), new messages are also read by time.
+    `max_window` (DO, where they are never failed), new messages are also read by time; and
+    on DO, while records too big to read sit in the list, the whole list is read only every
+    OVERSIZE_RELIST_POLLS polls and new messages by time in between.
 
     A poll whose answer cannot be read fails (`last_error` says why, `/healthz` shows it);
     it is never a poll that found nothing.
@@ -62,6 +70,8 @@ class Poller:
         self._ceiling = max_window
         self._ceiling_polls = 0
         self._cursor = 0  # ms: DO messages older than this were read by time already
+        self._relist_in = 0  # polls by time left before the whole pending list is read again
+        self._oversize: OrderedDict[str, None] = OrderedDict()  # ids seen too big to read
         self._skipped: OrderedDict[str, None] = OrderedDict()
         self._journaled: OrderedDict[str, None] = OrderedDict()
 
@@ -119,9 +129,7 @@ class Poller:
         """Returns how many new jobs were queued (-1 when the poll failed)."""
         now = self.clock()
         try:
-            listing = await self.client.pending_listing(limit=self.limit)
-            full = listing.items >= self.limit >= self.max_window
-            newest = await self._newest(now) if full and self.client.dialect == DO else []
+            listing, newest = await self._read(now)
         except CommentsError as exc:
             self._failed(exc)
             return -1
@@ -129,8 +137,10 @@ class Poller:
         self.last_error, self.failing = None, 0
         metrics.polls.labels("ok").inc()
         metrics.poll_last_success.set(now)
-        jobs = [j for m in listing.messages if (j := self._job(m, now)) is not None]
-        self._resize(dead=listing.items - len(jobs))
+        jobs = []
+        if listing is not None:
+            jobs = [j for m in listing.messages if (j := self._job(m, now)) is not None]
+            self._resize(dead=listing.items - len(jobs))
         listed = {j.message_id for j in jobs}
         jobs += [j for m in newest if m.id not in listed and (j := self._job(m, now))]
         self.last_count = len(jobs)
@@ -139,6 +149,33 @@ class Poller:
         if added:
             log.info("queued %d new message(s)", added)
         return added
+
+    async def _read(self, now: float) -> tuple[Listing | None, list[Message]]:
+        """The pending list (None while DO reads past records too big to read) and the
+        messages read by time."""
+        if self._relist_in > 0:
+            self._relist_in -= 1
+            return None, await self._newest(now)
+        listing = await self.client.pending_listing(limit=self.limit)
+        if self.client.dialect != DO:
+            return listing, []
+        if listing.oversize_ids:
+            self._past_oversize(listing, now)
+        full = listing.items >= self.limit >= self.max_window
+        return listing, await self._newest(now) if full else []
+
+    def _past_oversize(self, listing: Listing, now: float) -> None:
+        new = [i for i in listing.oversize_ids if i not in self._oversize]
+        self._oversize.update(dict.fromkeys(new))
+        while len(self._oversize) > REMEMBER_SKIPS:
+            self._oversize.popitem(last=False)
+        if new:
+            log.warning("%d record(s) too big to read stay in the pending list (%s): new "
+                        "messages are read by time, the whole list every %d polls",
+                        len(listing.oversize_ids), ", ".join(new[:5]), OVERSIZE_RELIST_POLLS)
+        self._relist_in = OVERSIZE_RELIST_POLLS - 1
+        if listing.items < self.limit:  # the list held every pending message: none is older
+            self._cursor = max(self._cursor, int(now * 1000) - CURSOR_LAG_MS)
 
     async def _newest(self, now: float) -> list[Message]:
         """DO, with the pending window full at its cap (skipped messages for ever at its head):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,12 +15,13 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from botcluster.comments import CommentsClient
 from botcluster.comments.validate import parse_message
 from botcluster.core.journal import JournalState
 from botcluster.core.metrics_http import serve
-from botcluster.core.poller import PENDING_LIMIT, Poller
+from botcluster.core.poller import OVERSIZE_RELIST_POLLS, PENDING_LIMIT, Poller
 from botcluster.core.runtime import Runtime
-from tests.comments.inproc import InProcBoard, board, pending_human
+from tests.comments.inproc import URL, InProcBoard, board, pending_human
 from tests.core.helpers import dispatcher, entity, host
 from tests.support.procs import LOOPBACK, free_port
 
@@ -202,3 +204,57 @@ def test_a_message_without_a_priority_gets_its_entitys_default(
     config = SimpleNamespace(entities={"e1": replace(entity(), default_priority=5)}, hosts=())
     assert asyncio.run(Poller(config, None, d, state).recover()) == 1  # type: ignore[arg-type]
     assert d.store.jobs[unset["id"]].priority == 5
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """Counts the bytes of each answer, by path, on their way to the client."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.bytes: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await self.inner.handle_async_request(request)
+        body = await resp.aread()
+        self.bytes[request.url.path] += len(body)
+        self.calls[request.url.path] += 1
+        return httpx.Response(resp.status_code, headers=resp.headers, content=body,
+                              request=request)
+
+
+def test_do_huge_pending_records_are_not_downloaded_again_on_every_poll(
+        tmp_path: Path) -> None:
+    """DO never fails a message and its pending list has no cursor: five 4 MB records at its
+    head came down again with every poll (20 MB every 3 s). Once seen, new messages are read
+    by time past them, and the whole list only every OVERSIZE_RELIST_POLLS polls. A message
+    posted meanwhile is still queued at the next poll; one whose (poster-given) timestamp is
+    older than the time read looks at, at the next read of the whole list."""
+    polls = 8
+
+    async def go() -> Counting:
+        async with board(tmp_path, "do") as b:
+            for n in range(5):
+                await b.store(pending_human(n, pad="x" * FOUR_MB))
+            counting = Counting(b.transport)
+            client = CommentsClient(URL, dialect="do", transport=counting, retries=0)
+            d = dispatcher([host("h", loaded=("m1",))])
+            config = SimpleNamespace(entities={"e1": entity()}, hosts=())
+            p = Poller(config, client, d, JournalState())  # type: ignore[arg-type]
+            for _ in range(polls - 1):
+                assert await p.poll() == 0 and p.last_error is None
+            normal = {**pending_human(10), "timestamp": int(time.time() * 1000)}
+            await b.store(normal)
+            assert await p.poll() == 1 and queued(d) == {normal["id"]}
+            assert counting.calls["/api/queue/pending"] == 1
+            # The first list only: the reads by time start past the five.
+            assert sum(counting.bytes.values()) < 5 * FOUR_MB + 64 * 1024
+            backdated = pending_human(11)
+            await b.store(backdated)
+            for _ in range(OVERSIZE_RELIST_POLLS - polls):
+                assert await p.poll() == 0
+            assert await p.poll() == 1 and backdated["id"] in queued(d)
+            return counting
+
+    assert polls < OVERSIZE_RELIST_POLLS
+    assert asyncio.run(go()).calls["/api/queue/pending"] == 2
