@@ -206,7 +206,10 @@ def overview_rows() -> list[Row]:
                    "poll {{outcome}}"),
             Target(f"sum by (reason) (rate(botcluster_skipped_messages_total{{{JOB}}}[{RATE}]))"
                    " * 60", "skipped {{reason}}"),
-        ], "Polls of the comments API by outcome, and messages skipped as invalid.", width=8),
+            Target(f"sum by (reason) (rate(botcluster_poll_errors_total{{{JOB}}}[{RATE}])) * 60",
+                   "poll error {{reason}}"),
+        ], "Polls of the comments API by outcome, failed polls by reason, and messages skipped"
+           " as invalid. Alert: BotclusterPollUnreadable.", width=8),
     ])
     return [glance, replies, queue, heal, pool]
 
