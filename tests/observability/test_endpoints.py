@@ -77,6 +77,8 @@ def test_first_scrape_has_every_label_set_of_the_configured_hosts_and_entities(
                         frozenset({("entity", entity), ("outcome", outcome)}))] == 0
     for state in metrics.QUEUE_STATES:
         assert got[("botcluster_queue_depth", frozenset({("state", state)}))] == 0
+    for reason in metrics.POLL_ERROR_REASONS:  # an alert takes increase() of each
+        assert has("botcluster_poll_errors_total", reason=reason)
     assert value(fresh.first_scrape, "botcluster_workers_alive") == 2
     assert value(fresh.first_scrape, "botcluster_poll_last_success_timestamp_seconds") > 0
 
