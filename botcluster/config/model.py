@@ -127,6 +127,23 @@ class HostConfig:
     name_map: Mapping[str, str] = field(default_factory=frozen_map)
     models: tuple[str, ...] = ()
     local: LocalServer | None = None  # set: botcluster starts this host itself
+    # `slots` is the host-wide limit on concurrent predictions (1 = serialized). `parallel`: the
+    # slots of one loaded instance where the host does not report them (None: `slots`).
+    parallel: int | None = None
+    pinned: tuple[str, ...] = ()  # models never evicted from this host
+    # A load runs beside generation (None: when slots > 1; a serialized host loads in its slot).
+    load_while_generating: bool | None = None
+    # Seeds of the measured speeds the scheduler estimates with (moving averages replace them).
+    load_gb_per_s: float = 2.0
+    tokens_per_s: float = 30.0
+    ttft_s: float = 0.5
+
+    @property
+    def load_lane(self) -> bool:
+        """Whether a load leaves the host's generation slots to generation."""
+        if self.load_while_generating is None:
+            return self.slots > 1
+        return self.load_while_generating
 
     def host_model_name(self, model: str) -> str:
         """The name this host knows `model` by (Ollama cannot take '@', for example)."""

@@ -37,6 +37,7 @@ from botcluster.core.orphans import OrphanSweeper
 from botcluster.core.poller import Poller
 from botcluster.core.pool import WorkerPool
 from botcluster.core.publisher import MetricsPublisher
+from botcluster.core.speeds import Speeds
 from botcluster.core.worker import WorkerArgs
 from botcluster.errors import BotclusterError
 from botcluster.hosts.adapters import HostAdapter, Timeouts, adapter_for
@@ -117,7 +118,10 @@ class Runtime:
     def _start_manager(self) -> None:
         hosts = [HostView(name=h.name, slots=h.slots, memory_gb=h.memory_gb,
                           serves=_serves(h), static_loaded=h.kind in
-                          ("llamacpp", "openai"), up=False) for h in self.config.hosts]
+                          ("llamacpp", "openai"), up=False, default_parallel=h.parallel,
+                          load_lane=h.load_lane, pinned=frozenset(h.pinned),
+                          speeds=Speeds.seeded(h.load_gb_per_s, h.tokens_per_s, h.ttft_s))
+                 for h in self.config.hosts]
         bot = self.config.bot
         self.manager = ManagerServer(DispatcherSettings.from_config(self.config), hosts,
                                      dict(self.config.entities), bot.log_level, bot.log_format)
