@@ -133,7 +133,7 @@ def find_load(hosts: list[HostView], model: str, now: float,
             continue
         if not h.usable(now) or model in h.loaded:
             continue
-        evict = _evictions(h, model, busy_models)
+        evict = evictions(h, model, busy_models)
         if evict is None:
             continue
         # Healthy before half-open (see find_loaded), fewer evictions, the most free slots.
@@ -145,7 +145,7 @@ def find_load(hosts: list[HostView], model: str, now: float,
     return Placement(host.name, load=True, evict=evict)
 
 
-def _evictions(h: HostView, model: str, busy: set[str]) -> tuple[str, ...] | None:
+def evictions(h: HostView, model: str, busy: set[str]) -> tuple[str, ...] | None:
     """Models to unload from `h` so that `model` fits, LRU first; None if it cannot fit."""
     idle = [m for m in h.loaded
             if h.running.get(m, 0) == 0 and m not in busy and m not in h.pinned]

@@ -1,36 +1,38 @@
 """The scheduling decision of `Dispatcher.claim` (DESIGN.md "Scheduling"), as a pure function.
 
-Given the ready jobs and the hosts, pick one (job, placement):
-1. a *hit*: the best-ranked job whose model is loaded on a usable host with a free slot;
-2. a *load*: the best-ranked job whose model can be loaded on a host now (free slot, no other
-   load under way there, memory free or freeable from idle models, least recently used first);
-   a model with a load under way, or loaded on a busy host with enough replicas for its queue,
-   waits for those instead of triggering another load;
-3. a hit goes ahead of a better-ranked load unless the load's job outranks it by SWAP_PENALTY;
-   ranks include ageing (jobs.AGEING_S), so a job that needs a swap still runs in the end.
-   Loads evict only idle models (no running, no queued work). A load that would evict a model
-   with queued (never running) work must outrank the best hit by EVICT_QUEUED_PENALTY, and
-   without any hit it may always go, or a busy model would starve every other model on its host.
+Jobs are taken in the site's priority order: `Job.rank` (higher priority first, then older; a
+point of ageing every `jobs.AGEING_S` seconds, so nothing starves). The first job that can start
+now goes, where it is expected to finish soonest:
+
+1. a *hit*: its model is loaded on a usable host whose instance and host have a free slot;
+2. else a *load*, when that finishes before the capacity the model already has would serve its
+   queue (a first copy always does; a replica when the queue is long enough, see `_worth_it`),
+   on the host where it is expected to finish first. A load that costs nobody anything
+   (free memory or idle models to evict, and a load lane or a free slot) goes at once.
+   One that takes from others is charged by Smith's rule (weighted shortest processing time):
+   it goes only if its weight per second of host time beats that of the work it displaces,
+   counting the reload it forces on an evicted model with queued work and the load time a
+   serialized host spends idle;
+3. else the job waits (behind a busy instance, a load under way, or a better moment) and the
+   next job is considered.
+
+Weights come from ranks: a job `PRIORITY_DOUBLING` points ahead counts twice as much.
+Estimates use each host's measured speeds (`HostView.speeds`, moving averages).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from botcluster.core.cluster import HostView, Placement, find_load, find_loaded
+from botcluster.core.cluster import HostView, Placement
 from botcluster.core.jobs import Job
 from botcluster.core.jobstore import JobStore
+from botcluster.core.priority import PRIORITY_DOUBLING, weight
+from botcluster.core.room import HostRoom
 
-# Priority points a swap costs: a swap takes seconds to minutes while a hit starts at once.
-SWAP_PENALTY = 20.0
-# Points a swap costs when it evicts a model that still has queued work: that model must be
-# loaded again later, so the swap costs a second load on top of its own. At 40, an urgent job
-# (80 against 50) waits for the loaded model's jobs that arrived up to 100 s after it
-# (AGEING_S = 10) and then loads ahead of every ordinary job; a job of equal priority waits
-# for those that arrived up to 400 s after it. Measured on the swap benchmark: see
-# benchmarks/RESULTS.md.
-EVICT_QUEUED_PENALTY = 40.0
+__all__ = ["PRIORITY_DOUBLING", "Pick", "pick", "weight"]
 
 
 @dataclass(frozen=True)
@@ -41,59 +43,162 @@ class Pick:
 
 def pick(store: JobStore, hosts: list[HostView], now: float,
          head: Callable[[str], Job | None]) -> Pick | None:
-    """Choose the next job and where it runs, or None if nothing can run now.
+    """Choose the next job and where it runs, or None if nothing should start now.
 
     `head(model)` returns the best runnable job for a model (the dispatcher's rate-limit aware
     view of `store.head`).
     """
-    best_hit: Pick | None = None
-    waiting: list[Job] = []  # heads that need a load, best first after the sort below
+    usable = [h for h in hosts if h.usable(now)]
+    hits = _hit_hosts(usable)
+    loaders = [h for h in usable if _can_start_load(h)]
+    if not hits and not loaders:
+        return None  # every slot and load lane is busy: the common case under load, kept cheap
+    heads: dict[str, Job] = {}
     for model in list(store.ready_models()):
         job = head(model)
-        if job is None:
+        if job is not None:
+            heads[model] = job
+    plan = _Plan(store, usable, heads, now, loaders)
+    for job in sorted(heads.values(), key=lambda j: -j.rank):
+        host = hits.get(job.model)
+        if host is not None:
+            return Pick(job, Placement(host.name, load=False))
+        if loaders and plan.may_load(job):
+            placement = plan.load(job, loaders)
+            if placement is not None:
+                return Pick(job, placement)
+    return None
+
+
+def _hit_hosts(usable: list[HostView]) -> dict[str, HostView]:
+    """Model -> the host to run it on now: loaded, a free slot on its instance and the host;
+    healthy before half-open (a probe of a down host costs a real job an attempt), then the
+    most free slots."""
+    best: dict[str, HostView] = {}
+    for h in usable:
+        if h.free <= 0:
             continue
-        host = find_loaded(hosts, model, now)
-        if host is None:
-            waiting.append(job)
-        elif best_hit is None or job.rank > best_hit.job.rank:
-            best_hit = Pick(job, Placement(host.name, load=False))
-    waiting.sort(key=lambda j: -j.rank)
-    queued, running = _busy_models(store, hosts)
-    for job in waiting:
-        lead = float("inf") if best_hit is None else job.rank - best_hit.job.rank
-        if lead < SWAP_PENALTY:
-            break  # the hit goes first; the load gets its turn on a later claim
-        # Evict idle models if that is enough; else models with queued (not running) work.
-        placement = _idle_load(store, hosts, job.model, now, queued | running)
-        if placement is None and lead >= EVICT_QUEUED_PENALTY:
-            placement = _idle_load(store, hosts, job.model, now, running)
-        if placement is not None:
-            return Pick(job, placement)
-    return best_hit
+        for m in h.loaded:
+            if m in h.loading or h.free_for(m) <= 0:
+                continue
+            other = best.get(m)
+            if other is None or (h.up, h.free_for(m)) > (other.up, other.free_for(m)):
+                best[m] = h
+    return best
 
 
-def _idle_load(store: JobStore, hosts: list[HostView], model: str, now: float,
-               busy: set[str]) -> Placement | None:
-    if _should_wait(store, hosts, model, now):
+def _can_start_load(h: HostView) -> bool:
+    """No load under way (one at a time per host), and a slot for it where it needs one."""
+    return (not h.static_loaded and not h.loading
+            and (not h.load_needs_slot() or h.free > 0))
+
+
+class _Plan:
+    """What one decision needs to know about the queue and the hosts, computed once."""
+
+    def __init__(self, store: JobStore, usable: list[HostView], heads: dict[str, Job],
+                 now: float, loaders: list[HostView]) -> None:
+        self.store = store
+        self.usable = usable
+        self.heads = heads
+        self.now = now
+        self.running = {m for h in usable for m, n in h.running.items() if n > 0}
+        self.ready = {m: store.ready_count(m) for m in heads}
+        self.rooms = {h.name: HostRoom(h, heads, self.running, self.ready) for h in loaders}
+        self.rooms_hosts = loaders
+        # Bounds over every host that could load now, so that most jobs that cannot load
+        # anywhere are told so without visiting each host (see `may_load`).
+        rooms = self.rooms.values()
+        self.free_room = max((r.room_free for r in rooms if not r.slot_held and r.exact),
+                             default=-1.0)
+        self.inexact = any(not r.exact for r in rooms)
+        # Hosts where the model fits without displacing anyone are covered by `free_room`.
+        self.lowest_floor = min((r.floor_fits if r.slot_held else r.floor_big for r in rooms),
+                                default=math.inf)
+        self.fastest = max((h.speeds.load_gb_per_s * h.speeds.generation_s for h in loaders),
+                           default=1.0)
+
+    def room(self, h: HostView) -> HostRoom:
+        return self.rooms[h.name]
+
+    def may_load(self, job: Job) -> bool:
+        """False when no host can load `job`'s model without displacing queued work that
+        certainly outweighs it (a necessary condition of `_charged`, for every host)."""
+        if self.inexact:
+            return True
+        size = max((h.sizes_gb.get(job.model, 0.0) for h in self.rooms_hosts), default=0.0)
+        if size <= self.free_room:
+            return True
+        return HostRoom.may_outweigh(job.rank, self.lowest_floor, 1.0 + size / self.fastest)
+
+    def load(self, job: Job, loaders: list[HostView]) -> Placement | None:
+        """Where to load `job`'s model now, or None if waiting is better."""
+        model = job.model
+        best: tuple[float, tuple[bool, bool, int, int, str], Placement] | None = None
+        for h in loaders:
+            if not h.can_serve(model) or model in h.loaded:
+                continue
+            charged = self._charged(job, h)
+            if charged is None:
+                continue
+            placement, displaces = charged
+            finish = self.load_finish(h, model)
+            # Healthy before half-open, then a load that displaces nobody, fewer evictions,
+            # the most free slots.
+            order = (not h.up, displaces, len(placement.evict), -h.free, h.name)
+            if best is None or (finish, order) < (best[0], best[1]):
+                best = (finish, order, placement)
+        if best is None or not self._worth_it(model, best[0]):
+            return None
+        return best[2]
+
+    def load_finish(self, h: HostView, model: str) -> float:
+        """Seconds from now until a job loaded on `h` now would have its reply."""
+        wait_for_slot = 0.0 if h.free > 0 else h.speeds.generation_s / h.slots
+        load_s = h.speeds.load_s(h.sizes_gb.get(model))
+        return max(load_s, wait_for_slot) + h.speeds.generation_s
+
+    def _worth_it(self, model: str, load_finish: float) -> bool:
+        """A load beats waiting for the model's existing capacity (loaded or being loaded)
+        when it ends before that capacity would have served the model's whole queue."""
+        slots = 0
+        busy_until = 0.0  # seconds until a copy being loaded can serve
+        work = 0.0
+        for h in self.usable:
+            if model in h.loading:
+                left = h.speeds.load_s(h.sizes_gb.get(model))
+                left -= self.now - h.loading_since.get(model, self.now)
+                busy_until = max(busy_until, left)
+            elif model not in h.loaded:
+                continue
+            n = h.model_slots(model)
+            slots += n
+            work += n * h.speeds.generation_s
+        if slots == 0:
+            return True  # nothing serves this model anywhere: the load is the only way
+        drain = busy_until + self.ready.get(model, 0) * (work / slots) / slots
+        return load_finish < drain
+
+    def _charged(self, job: Job, h: HostView) -> tuple[Placement, bool] | None:
+        """The load on `h` and whether it displaces queued work, if it costs nobody or if its
+        job outweighs what it displaces; None when it cannot or should not go there now."""
+        room = self.room(h)
+        gen_s = h.speeds.generation_s
+        load_s = h.speeds.load_s(h.sizes_gb.get(job.model))
+        if not room.may_outweigh(job.rank, room.floor(job.model), (load_s + gen_s) / gen_s):
+            return None  # it would displace work that certainly outweighs it
+        placed = room.place(job.model)
+        if placed is None:
+            return None
+        evict, displaced = placed
+        placement = Placement(h.name, load=True, evict=evict)
+        if not displaced:
+            return placement, False
+        # Smith's rule: weight per second of host time, the load's against the displaced
+        # work's best job. The load's time includes the reload it forces on evicted models.
+        cost_s = load_s + gen_s + sum(h.speeds.load_s(h.sizes_gb.get(e))
+                                      for e in displaced if e in evict)
+        best_other = max(self.heads[m].rank for m in displaced)
+        if weight(job.rank, best_other) / cost_s > 1.0 / gen_s:
+            return placement, True
         return None
-    return find_load(hosts, model, now, busy)
-
-
-def _busy_models(store: JobStore, hosts: list[HostView]) -> tuple[set[str], set[str]]:
-    """(models with queued work, models with running work)."""
-    running = {m for h in hosts for m, n in h.running.items() if n > 0}
-    return set(store.ready_models()), running
-
-
-def _should_wait(store: JobStore, hosts: list[HostView], model: str, now: float) -> bool:
-    """True when the model's queue is better served by the capacity it has or is getting."""
-    replicas = 0
-    for h in hosts:
-        if not h.usable(now):
-            continue
-        if model in h.loading:
-            return True  # one load at a time per model and host; it will serve the queue
-        if model in h.loaded:
-            replicas += h.slots
-    # Load another replica only when the queue is longer than the slots already serving it.
-    return replicas > 0 and store.ready_count(model) <= replicas
