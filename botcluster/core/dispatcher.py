@@ -85,7 +85,8 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
         # still be waiting in a manager thread; it must not grant a lease after the death.
         self.deaths: dict[str, int] = {}
         self.outcomes: list[tuple[str, Outcome]] = []  # drained by the metrics publisher
-        self.waits: list[tuple[str, float]] = []
+        self.waits: list[tuple[str, float, str]] = []  # host, seconds waited, model
+        self.load_events: list[tuple[str, str, str, float]] = []  # host, model, outcome, s
         self.busy: list[tuple[str, float]] = []
         self._cond = threading.Condition()
 
@@ -181,7 +182,7 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
         host.evicting.update(evict)
         if job.entity in self.limiters:
             self.limiters[job.entity].reserve(now)
-        self.waits.append((host_name, lease.waited_s))
+        self.waits.append((host_name, lease.waited_s, job.model))
         return Claim(job=replace(job), lease=lease)
 
     # --- what workers report ----------------------------------------------------------------
@@ -211,6 +212,8 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
             host.evicting.difference_update(lease.evict)  # the unloads came first
             host.oom = out_of_memory
             self.dirty.add(lease.host)
+            outcome = "ok" if ok else "oom" if out_of_memory else "error"
+            self.load_events.append((lease.host, lease.model, outcome, max(0.0, now - since)))
             if ok:
                 host.loaded[lease.model] = context_length
                 if not host.jit_loads:  # a JIT load's time includes its generation
@@ -315,9 +318,11 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
     def _free_host_slot(self, lease: Lease) -> None:
         host, now = self.hosts[lease.host], self.clock()
         if lease.load and lease.model in host.loading:
+            # The load never reported its end (its worker died, or the lease expired).
             host.loading.discard(lease.model)
-            host.loading_since.pop(lease.model, None)
+            since = host.loading_since.pop(lease.model, lease.granted_at)
             host.evicting.difference_update(lease.evict)
+            self.load_events.append((lease.host, lease.model, "error", max(0.0, now - since)))
         host.last_used[lease.model] = now
         started = self.gen_started.pop(lease.lease_id, None)
         if lease.lease_id in self.unslotted:

@@ -122,6 +122,18 @@ class JobStore:
             out[s] += 1
         return out
 
+    def ready_by_model(self) -> dict[str, dict[str, float]]:
+        """Per model with ready jobs: how many, and the enqueue time of the oldest."""
+        out: dict[str, dict[str, float]] = {}
+        for mid, state in self.state.items():
+            if state != "ready":
+                continue
+            job = self.jobs[mid]
+            entry = out.setdefault(job.model, {"ready": 0, "oldest": job.enqueued_at})
+            entry["ready"] += 1
+            entry["oldest"] = min(entry["oldest"], job.enqueued_at)
+        return out
+
     def oldest_waiting(self) -> float | None:
         times = [self.jobs[m].enqueued_at for m, s in self.state.items() if s != "claimed"]
         return min(times) if times else None

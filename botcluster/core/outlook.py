@@ -39,7 +39,8 @@ class DispatcherOutlook:
     crash_dead: list[str]
     reclaimed: int
     outcomes: list[tuple[str, Outcome]]
-    waits: list[tuple[str, float]]
+    waits: list[tuple[str, float, str]]
+    load_events: list[tuple[str, str, str, float]]
     busy: list[tuple[str, float]]
     _expire: Callable[[], None]  # provided by Dispatcher (via LeaseDeaths)
 
@@ -137,13 +138,15 @@ class DispatcherOutlook:
             self.store.promote(now)
             return {"time": now, "queue": self.store.counts(),
                     "oldest": self.store.oldest_waiting(), "reclaimed": self.reclaimed,
+                    "models": self.store.ready_by_model(),
                     "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()}}
 
     def snapshot(self) -> dict[str, object]:
         """`view()` plus the events since the last snapshot (for the metrics publisher)."""
         with self._cond:
             snap = self.view()
-            snap.update(outcomes=self.outcomes, waits=self.waits, busy=self.busy)
-            self.outcomes, self.waits, self.busy = [], [], []
+            snap.update(outcomes=self.outcomes, waits=self.waits, busy=self.busy,
+                        loads=self.load_events)
+            self.outcomes, self.waits, self.busy, self.load_events = [], [], [], []
             return snap
 

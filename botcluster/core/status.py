@@ -37,7 +37,10 @@ def render(data: dict[str, Any]) -> str:
         mem = f"{h['memory_used_gb']:.0f}/{h['memory_gb']:.0f}" if h.get("memory_gb") else "-"
         loaded = ", ".join(sorted(h["loaded"])) or "-"
         if h.get("loading"):
-            loaded += f" (loading {', '.join(h['loading'])})"
+            since = h.get("loading_since", {})
+            loaded += " (loading " + ", ".join(
+                f"{m} for {data.get('time', 0) - since[m]:.0f}s" if m in since else m
+                for m in h["loading"]) + ")"
         rows.append(f"{name:<16} {'yes' if h['up'] else 'DOWN':<4} "
                     f"{h['inflight']}/{h['slots']:<5} {mem:<12} {loaded}")
     q = data.get("queue", {})
