@@ -95,6 +95,10 @@ class JobStore:
     def ready_models(self) -> Iterator[str]:
         return (m for m, n in self._ready_count.items() if n > 0)
 
+    def ready_counts(self) -> dict[str, int]:
+        """Ready jobs per model (a copy), for models with any."""
+        return dict(self._ready_count)
+
     def ready_count(self, model: str) -> int:
         return self._ready_count.get(model, 0)
 

@@ -1,18 +1,23 @@
 """Room for a load on one host, computed once per scheduling decision.
 
-`evictions` (core/cluster.py) answers for one model; a decision asks it for every waiting model
-on every host, so this keeps what does not depend on the model: the free memory, the idle models
-that may be evicted (least recently used first, those without queued work before those with),
-and the queued work a load would hold up on a host that loads in a generation slot.
+`evictions` (core/cluster.py) answers for one model; a decision asks for every waiting model
+on every host, so this keeps what does not depend on the model: the eviction order (idle models,
+least recently used first, those without queued work before those with), the memory freed
+after each eviction, the best queued job each prefix of that order displaces, the reloads it
+forces, and the queued hits a load would hold up on a host that loads in a generation slot.
+Then `offer` answers for one model with a bisection.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 from botcluster.core.cluster import HostView, evictions
 from botcluster.core.jobs import Job
 from botcluster.core.priority import PRIORITY_DOUBLING
+
+NOBODY = -math.inf  # the rank a load must beat when it displaces no queued work
 
 
 class HostRoom:
@@ -21,66 +26,67 @@ class HostRoom:
         self.h = h
         self.heads = heads
         self.running = running
-        # A budget the scheduler cannot reason with: the host decides (core/cluster.py).
+        # Without a budget, or after the host refused a load for memory, the host decides.
         self.exact = h.memory_gb is not None and not h.oom
         queued = {m for m in h.loaded if m in heads}
         idle = [m for m in h.loaded
                 if h.running.get(m, 0) == 0 and m not in running and m not in h.pinned]
-        idle.sort(key=lambda m: h.last_used.get(m, 0.0))
-        self.idle_free = [m for m in idle if m not in queued]
-        self.idle_queued = [m for m in idle if m in queued]
-        self.free_gb = (h.memory_gb or 0.0) - h.memory_used() if self.exact else 0.0
-        self.room_free = self.free_gb + sum(h.sizes_gb.get(m, 0.0) for m in self.idle_free)
-        self.room_all = self.room_free + sum(h.sizes_gb.get(m, 0.0) for m in self.idle_queued)
+        idle.sort(key=lambda m: (m in queued, h.last_used.get(m, 0.0)))
+        self.order = idle
         # Queued hits this host's free slots would run: a load in a slot holds them up.
         self.slot_held: set[str] = set()
         if h.load_needs_slot():
             hits = {m for m in queued if h.free_for(m) > 0}
             if sum(min(ready.get(m, 0), h.free_for(m)) for m in hits) >= h.free:
                 self.slot_held = hits
-        # The best job a load must outweigh here, at least: every held hit, and the first
-        # model with queued work the eviction order reaches once the free room is used up.
-        held = max((heads[m].rank for m in self.slot_held), default=-math.inf)
-        first = heads[self.idle_queued[0]].rank if self.idle_queued else math.inf
-        self.floor_fits = held  # for a model that fits in `room_free`
-        self.floor_big = max(held, first)  # for one that does not
+        held = max((heads[m].rank for m in self.slot_held), default=NOBODY)
+        free = (h.memory_gb or 0.0) - h.memory_used() if self.exact else 0.0
+        # After evicting the first k models of `order`: free memory, best displaced rank,
+        # seconds of reloads forced on displaced models.
+        self.free_after = [free]
+        self.best_after = [held]
+        self.reload_after = [0.0]
+        for m in idle:
+            size = h.sizes_gb.get(m, 0.0)
+            self.free_after.append(self.free_after[-1] + size)
+            displaced = m in queued
+            self.best_after.append(max(self.best_after[-1], heads[m].rank)
+                                   if displaced else self.best_after[-1])
+            self.reload_after.append(self.reload_after[-1]
+                                     + (h.speeds.load_s(size or None) if displaced else 0.0))
 
-    def place(self, model: str) -> tuple[tuple[str, ...], set[str]] | None:
-        """(models to evict, queued models displaced) to load `model` here, or None."""
+    def offer(self, model: str, load_s: float,
+              rank: float) -> tuple[tuple[str, ...], float] | None:
+        """(models to evict, the rank a job must exceed) to load `model` here now, or None
+        if it cannot fit or a job of `rank` does not exceed that rank. The rank is NOBODY
+        when the load displaces no queued work; else Smith's rule: the job's weight per second
+        of host time (its load, its generation and the reloads it forces) must beat that of
+        the displaced work's best job (one generation)."""
         h = self.h
         if not self.exact:
-            evict = evictions(h, model, self.running | set(self.heads))
-            if evict is None:
-                evict = evictions(h, model, self.running)
-            if evict is None:
-                return None
-            return evict, (set(evict) & set(self.heads)) | self.slot_held
+            got = self._inexact(model, load_s)
+            return got if got is not None and rank > got[1] else None
         need = h.sizes_gb.get(model, 0.0)
-        if need > (h.memory_gb or 0.0):
-            return (), set(self.slot_held)  # it can never fit: the host refuses it visibly
-        if need <= self.free_gb:
-            return (), set(self.slot_held)
-        if need > self.room_all:
+        k = 0 if need > (h.memory_gb or 0.0) else bisect_left(self.free_after, need)
+        if k == len(self.free_after) or rank <= self.best_after[k]:
+            return None  # it fits only by evicting running or pinned models, or is outranked
+        bar = self._bar(self.best_after[k], load_s, self.reload_after[k])
+        return (tuple(self.order[:k]), bar) if rank > bar else None
+
+    def _inexact(self, model: str, load_s: float) -> tuple[tuple[str, ...], float] | None:
+        h = self.h
+        evict = evictions(h, model, self.running | set(self.heads))
+        if evict is None:
+            evict = evictions(h, model, self.running)
+        if evict is None:
             return None
-        out: list[str] = []
-        free = self.free_gb
-        for m in self.idle_free + self.idle_queued:
-            out.append(m)
-            free += h.sizes_gb.get(m, 0.0)
-            if need <= free:
-                break
-        return tuple(out), set(out[len(self.idle_free):]) | self.slot_held
+        displaced = (set(evict) & set(self.heads)) | self.slot_held
+        best = max((self.heads[m].rank for m in displaced), default=NOBODY)
+        reload_s = sum(h.speeds.load_s(h.sizes_gb.get(m)) for m in displaced if m in evict)
+        return evict, self._bar(best, load_s, reload_s)
 
-    def floor(self, model: str) -> float:
-        """The rank of the best queued job a load of `model` here must outweigh, at least
-        (-inf: it displaces nobody; inf: it cannot fit)."""
-        if not self.exact:
-            return -math.inf
-        return self.floor_fits if self.h.sizes_gb.get(model, 0.0) <= self.room_free \
-            else self.floor_big
-
-    @staticmethod
-    def may_outweigh(rank: float, floor: float, ratio: float) -> bool:
-        """A cheap necessary condition: could a job of `rank` outweigh, `ratio` to 1, queued
-        work whose best job ranks at least `floor`?"""
-        return floor == -math.inf or rank - floor > PRIORITY_DOUBLING * math.log2(ratio)
+    def _bar(self, best: float, load_s: float, reload_s: float) -> float:
+        if best == NOBODY:
+            return NOBODY
+        gen_s = self.h.speeds.generation_s
+        return best + PRIORITY_DOUBLING * math.log2((load_s + gen_s + reload_s) / gen_s)

@@ -22,7 +22,6 @@ Estimates use each host's measured speeds (`HostView.speeds`, moving averages).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ from botcluster.core.cluster import HostView, Placement
 from botcluster.core.jobs import Job
 from botcluster.core.jobstore import JobStore
 from botcluster.core.priority import PRIORITY_DOUBLING, weight
-from botcluster.core.room import HostRoom
+from botcluster.core.room import NOBODY, HostRoom
 
 __all__ = ["PRIORITY_DOUBLING", "Pick", "pick", "weight"]
 
@@ -58,12 +57,14 @@ def pick(store: JobStore, hosts: list[HostView], now: float,
         job = head(model)
         if job is not None:
             heads[model] = job
-    plan = _Plan(store, usable, heads, now, loaders)
+    plan: _Plan | None = None  # built at the first job that needs a load
     for job in sorted(heads.values(), key=lambda j: -j.rank):
         host = hits.get(job.model)
         if host is not None:
             return Pick(job, Placement(host.name, load=False))
-        if loaders and plan.may_load(job):
+        if loaders and plan is None:
+            plan = _Plan(store, usable, heads, now, loaders)
+        if plan is not None:
             placement = plan.load(job, loaders)
             if placement is not None:
                 return Pick(job, placement)
@@ -98,65 +99,35 @@ class _Plan:
 
     def __init__(self, store: JobStore, usable: list[HostView], heads: dict[str, Job],
                  now: float, loaders: list[HostView]) -> None:
-        self.store = store
         self.usable = usable
-        self.heads = heads
         self.now = now
-        self.running = {m for h in usable for m, n in h.running.items() if n > 0}
-        self.ready = {m: store.ready_count(m) for m in heads}
-        self.rooms = {h.name: HostRoom(h, heads, self.running, self.ready) for h in loaders}
-        self.rooms_hosts = loaders
-        # Bounds over every host that could load now, so that most jobs that cannot load
-        # anywhere are told so without visiting each host (see `may_load`).
-        rooms = self.rooms.values()
-        self.free_room = max((r.room_free for r in rooms if not r.slot_held and r.exact),
-                             default=-1.0)
-        self.inexact = any(not r.exact for r in rooms)
-        # Hosts where the model fits without displacing anyone are covered by `free_room`.
-        self.lowest_floor = min((r.floor_fits if r.slot_held else r.floor_big for r in rooms),
-                                default=math.inf)
-        self.fastest = max((h.speeds.load_gb_per_s * h.speeds.generation_s for h in loaders),
-                           default=1.0)
-
-    def room(self, h: HostView) -> HostRoom:
-        return self.rooms[h.name]
-
-    def may_load(self, job: Job) -> bool:
-        """False when no host can load `job`'s model without displacing queued work that
-        certainly outweighs it (a necessary condition of `_charged`, for every host)."""
-        if self.inexact:
-            return True
-        size = max((h.sizes_gb.get(job.model, 0.0) for h in self.rooms_hosts), default=0.0)
-        if size <= self.free_room:
-            return True
-        return HostRoom.may_outweigh(job.rank, self.lowest_floor, 1.0 + size / self.fastest)
+        running = {m for h in usable for m, n in h.running.items() if n > 0}
+        self.ready = store.ready_counts()
+        self.rooms = {h.name: HostRoom(h, heads, running, self.ready) for h in loaders}
 
     def load(self, job: Job, loaders: list[HostView]) -> Placement | None:
         """Where to load `job`'s model now, or None if waiting is better."""
-        model = job.model
+        model, rank = job.model, job.rank
         best: tuple[float, tuple[bool, bool, int, int, str], Placement] | None = None
         for h in loaders:
-            if not h.can_serve(model) or model in h.loaded:
+            if (h.serves and model not in h.serves) or model in h.loaded:
                 continue
-            charged = self._charged(job, h)
-            if charged is None:
-                continue
-            placement, displaces = charged
-            finish = self.load_finish(h, model)
+            load_s = h.speeds.load_s(h.sizes_gb.get(model))
+            offer = self.rooms[h.name].offer(model, load_s, rank)
+            if offer is None:
+                continue  # no room, or the work it would displace outweighs it
+            evict, bar = offer
+            # Seconds until its reply: the load, or a slot where all are busy, then a reply.
+            finish = max(load_s, 0.0 if h.free > 0 else h.speeds.generation_s / h.slots)
+            finish += h.speeds.generation_s
             # Healthy before half-open, then a load that displaces nobody, fewer evictions,
             # the most free slots.
-            order = (not h.up, displaces, len(placement.evict), -h.free, h.name)
+            order = (not h.up, bar != NOBODY, len(evict), -h.free, h.name)
             if best is None or (finish, order) < (best[0], best[1]):
-                best = (finish, order, placement)
+                best = (finish, order, Placement(h.name, load=True, evict=evict))
         if best is None or not self._worth_it(model, best[0]):
             return None
         return best[2]
-
-    def load_finish(self, h: HostView, model: str) -> float:
-        """Seconds from now until a job loaded on `h` now would have its reply."""
-        wait_for_slot = 0.0 if h.free > 0 else h.speeds.generation_s / h.slots
-        load_s = h.speeds.load_s(h.sizes_gb.get(model))
-        return max(load_s, wait_for_slot) + h.speeds.generation_s
 
     def _worth_it(self, model: str, load_finish: float) -> bool:
         """A load beats waiting for the model's existing capacity (loaded or being loaded)
@@ -178,27 +149,3 @@ class _Plan:
             return True  # nothing serves this model anywhere: the load is the only way
         drain = busy_until + self.ready.get(model, 0) * (work / slots) / slots
         return load_finish < drain
-
-    def _charged(self, job: Job, h: HostView) -> tuple[Placement, bool] | None:
-        """The load on `h` and whether it displaces queued work, if it costs nobody or if its
-        job outweighs what it displaces; None when it cannot or should not go there now."""
-        room = self.room(h)
-        gen_s = h.speeds.generation_s
-        load_s = h.speeds.load_s(h.sizes_gb.get(job.model))
-        if not room.may_outweigh(job.rank, room.floor(job.model), (load_s + gen_s) / gen_s):
-            return None  # it would displace work that certainly outweighs it
-        placed = room.place(job.model)
-        if placed is None:
-            return None
-        evict, displaced = placed
-        placement = Placement(h.name, load=True, evict=evict)
-        if not displaced:
-            return placement, False
-        # Smith's rule: weight per second of host time, the load's against the displaced
-        # work's best job. The load's time includes the reload it forces on evicted models.
-        cost_s = load_s + gen_s + sum(h.speeds.load_s(h.sizes_gb.get(e))
-                                      for e in displaced if e in evict)
-        best_other = max(self.heads[m].rank for m in displaced)
-        if weight(job.rank, best_other) / cost_s > 1.0 / gen_s:
-            return placement, True
-        return None
