@@ -88,3 +88,14 @@ def test_measured_speeds_replace_the_seeds() -> None:
     speeds = d.hosts["h"].speeds
     assert 2.0 < speeds.load_gb_per_s < 4.0 and speeds.loads_seen == 1
     assert 1.0 < speeds.generation_s < 7.2 and speeds.generations_seen == 1
+
+
+def test_an_eviction_takes_a_model_without_queued_work_before_one_with() -> None:
+    clock = Clock()
+    h = host("h", slots=2, loaded=("m1", "m3"), memory_gb=20,
+             sizes={"m1": 10, "m2": 10, "m3": 10})
+    h.last_used = {"m1": clock.now - 100, "m3": clock.now - 1}  # m1 is the older
+    d = dispatcher([h], entities=[*TWO, entity("e3", "m3")], clock=clock)
+    d.offer([job("a0", "m1", "e1", at=clock.now - 50), job("b0", "m2", "e2", at=clock.now - 60)])
+    c = d.claim("w")
+    assert c is not None and c.job.message_id == "b0" and c.lease.evict == ("m3",)
