@@ -1,8 +1,8 @@
 """The dispatcher's view of the LLM hosts: health, slots, loaded models, loads, memory.
 
 Pure bookkeeping with no I/O: the supervisor feeds it host reports (`HostReport`), the dispatcher
-reserves and releases slots on it, and `find_loaded` / `find_load` answer "where could this model
-run right now?".
+reserves and releases slots on it, and `evictions` answers "what must go for this model to
+fit?" (the choices themselves are core/scheduler.py's).
 
 Capacity is modelled as the hosts have it (DESIGN.md "Scheduling"): each loaded instance has its
 own prediction slots (LM Studio 0.4 `config.parallel`, llama.cpp `--parallel`,
@@ -98,51 +98,6 @@ class Placement:
     host: str
     load: bool
     evict: tuple[str, ...] = ()
-
-
-def find_loaded(hosts: list[HostView], model: str, now: float) -> HostView | None:
-    """The host with the model loaded and the most free slots, or None.
-
-    A down host past its backoff (half-open) comes last: its probe costs a real job a failed
-    attempt, so it is spent only when no healthy host can run the job (the state poll marks a
-    recovered host up anyway).
-    """
-    best: HostView | None = None
-    for h in hosts:
-        runnable = (model in h.loaded and model not in h.loading and h.free_for(model) > 0
-                    and h.usable(now))
-        if runnable and (best is None or (h.up, h.free_for(model)) > (best.up,
-                                                                      best.free_for(model))):
-            best = h
-    return best
-
-
-def find_load(hosts: list[HostView], model: str, now: float,
-              busy_models: set[str]) -> Placement | None:
-    """A host that can load `model` now: usable, no other load under way, and a free
-    generation slot where the load needs one (`HostView.load_needs_slot`).
-
-    Prefers a host with free memory; otherwise evicts least-recently-used models that have no
-    running or queued work (`busy_models`). Returns None when no host can take the load.
-    """
-    fits: list[tuple[float, HostView, tuple[str, ...]]] = []
-    for h in hosts:
-        if not h.can_serve(model) or h.static_loaded or h.loading:
-            continue
-        if h.load_needs_slot() and h.free <= 0:
-            continue
-        if not h.usable(now) or model in h.loaded:
-            continue
-        evict = evictions(h, model, busy_models)
-        if evict is None:
-            continue
-        # Healthy before half-open (see find_loaded), fewer evictions, the most free slots.
-        fits.append((len(evict) * 1000 - h.free, h, evict))
-    if not fits:
-        return None
-    fits.sort(key=lambda f: (not f[1].up, f[0], f[1].name))
-    _, host, evict = fits[0]
-    return Placement(host.name, load=True, evict=evict)
 
 
 def evictions(h: HostView, model: str, busy: set[str]) -> tuple[str, ...] | None:

@@ -15,7 +15,7 @@ from bisect import bisect_left
 
 from botcluster.core.cluster import HostView, evictions
 from botcluster.core.jobs import Job
-from botcluster.core.priority import PRIORITY_DOUBLING
+from botcluster.core.priority import bar
 
 NOBODY = -math.inf  # the rank a load must beat when it displaces no queued work
 
@@ -70,8 +70,8 @@ class HostRoom:
         k = 0 if need > (h.memory_gb or 0.0) else bisect_left(self.free_after, need)
         if k == len(self.free_after) or rank <= self.best_after[k]:
             return None  # it fits only by evicting running or pinned models, or is outranked
-        bar = self._bar(self.best_after[k], load_s, self.reload_after[k])
-        return (tuple(self.order[:k]), bar) if rank > bar else None
+        must_beat = self._bar(self.best_after[k], load_s, self.reload_after[k])
+        return (tuple(self.order[:k]), must_beat) if rank > must_beat else None
 
     def _inexact(self, model: str, load_s: float) -> tuple[tuple[str, ...], float] | None:
         h = self.h
@@ -89,4 +89,4 @@ class HostRoom:
         if best == NOBODY:
             return NOBODY
         gen_s = self.h.speeds.generation_s
-        return best + PRIORITY_DOUBLING * math.log2((load_s + gen_s + reload_s) / gen_s)
+        return bar(best, (load_s + gen_s + reload_s) / gen_s)

@@ -16,7 +16,7 @@ now goes, where it is expected to finish soonest:
 3. else the job waits (behind a busy instance, a load under way, or a better moment) and the
    next job is considered.
 
-Weights come from ranks: a job `PRIORITY_DOUBLING` points ahead counts twice as much.
+Weights come from ranks (core/priority.py): a job 10 points ahead counts twice as much.
 Estimates use each host's measured speeds (`HostView.speeds`, moving averages).
 """
 
@@ -28,10 +28,7 @@ from dataclasses import dataclass
 from botcluster.core.cluster import HostView, Placement
 from botcluster.core.jobs import Job
 from botcluster.core.jobstore import JobStore
-from botcluster.core.priority import PRIORITY_DOUBLING, weight
 from botcluster.core.room import NOBODY, HostRoom
-
-__all__ = ["PRIORITY_DOUBLING", "Pick", "pick", "weight"]
 
 
 @dataclass(frozen=True)
