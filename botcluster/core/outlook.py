@@ -136,9 +136,9 @@ class DispatcherOutlook:
             now = self.clock()
             self._expire()
             self.store.promote(now)
-            return {"time": now, "queue": self.store.counts(),
-                    "oldest": self.store.oldest_waiting(), "reclaimed": self.reclaimed,
-                    "models": self.store.ready_by_model(),
+            counts, oldest, models = self.store.summary()
+            return {"time": now, "queue": counts, "oldest": oldest, "reclaimed": self.reclaimed,
+                    "models": models,
                     "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()}}
 
     def snapshot(self) -> dict[str, object]:
