@@ -29,8 +29,8 @@ class HostRoom:
         # Without a budget, or after the host refused a load for memory, the host decides.
         self.exact = h.memory_gb is not None and not h.oom
         queued = {m for m in h.loaded if m in heads}
-        idle = [m for m in h.loaded
-                if h.running.get(m, 0) == 0 and m not in running and m not in h.pinned]
+        # A model generating on another host may go from this one: its jobs there run on.
+        idle = [m for m in h.loaded if h.running.get(m, 0) == 0 and m not in h.pinned]
         idle.sort(key=lambda m: (m in queued, h.last_used.get(m, 0.0)))
         self.order = idle
         # Queued hits this host's free slots would run: a load in a slot holds them up.

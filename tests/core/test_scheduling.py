@@ -99,3 +99,16 @@ def test_an_eviction_takes_a_model_without_queued_work_before_one_with() -> None
     d.offer([job("a0", "m1", "e1", at=clock.now - 50), job("b0", "m2", "e2", at=clock.now - 60)])
     c = d.claim("w")
     assert c is not None and c.job.message_id == "b0" and c.lease.evict == ("m3",)
+
+
+def test_a_model_running_on_one_host_may_be_evicted_from_another() -> None:
+    sizes = {"m1": 10.0, "m2": 10.0}
+    d = dispatcher([host("a", slots=1, loaded=("m1",), memory_gb=10, sizes=sizes),
+                    host("b", slots=1, loaded=("m1",), memory_gb=10, sizes=sizes)],
+                   entities=TWO)
+    d.offer([job("a0", "m1", "e1")])
+    first = d.claim("w")
+    assert first is not None and first.lease.host == "a"
+    d.offer([job("b0", "m2", "e2")])
+    c = d.claim("w")
+    assert c is not None and c.lease.host == "b" and c.lease.evict == ("m1",)
