@@ -133,6 +133,8 @@ class _Plan:
         busy_until = 0.0  # seconds until a copy being loaded can serve
         work = 0.0
         for h in self.usable:
+            if not h.up:
+                continue  # a half-open host gets one probe, not the model's queue
             if model in h.loading:
                 left = h.speeds.load_s(h.sizes_gb.get(model))
                 left -= self.now - h.loading_since.get(model, self.now)
