@@ -203,3 +203,12 @@ def test_an_instances_parallel_never_becomes_the_hosts_capacity() -> None:
     assert view.slots == 1, "one instance's parallel became the host's capacity"
     assert report.parallel == {"a@f16": 2, "b@f16": 4}
     assert view.parallel == {"a@f16": 2, "b@f16": 4}
+
+
+def test_the_banner_shows_each_instances_slots_and_the_hosts_cap() -> None:
+    from botcluster.core.hoststate import describe
+
+    a = adapter_for(_host("lmstudio", slots=1),
+                    transport=_transport({("GET", "/api/v1/models"): (200, TWO_INSTANCES)}))
+    line = describe(asyncio.run(a.state()), slots=1)
+    assert line == "h: 2 loaded (a@f16 x2, b@f16 x4), 1 slots"
