@@ -1,8 +1,9 @@
 """What one host has been measured to do: load speed and time per generation, as moving averages.
 
-Seeded from the host's config (`load_gb_per_s`, `tokens_per_s`, `ttft_s`) and fed by what the
-dispatcher observes: a load from its grant to `load_finished`, a generation from the moment it
-held a slot to `generation_done`. The scheduler estimates completion times from these figures.
+Seeded from the host's config (`load_gb_per_s`, `tokens_per_s`, `ttft_s`) until the first
+measurement, which replaces the seed; then fed by what the dispatcher observes: a load from its
+grant to `load_finished`, a generation from the moment it held a slot to `generation_done`. The
+scheduler estimates completion times from these figures.
 """
 
 from __future__ import annotations
@@ -36,15 +37,17 @@ class Speeds:
     def observe_load(self, seconds: float, size_gb: float | None) -> None:
         if seconds <= 0:
             return
-        self.load_gb_per_s = _ema(self.load_gb_per_s, (size_gb or DEFAULT_SIZE_GB) / seconds)
+        rate = (size_gb or DEFAULT_SIZE_GB) / seconds
+        self.load_gb_per_s = _ema(self.load_gb_per_s, rate, self.loads_seen)
         self.loads_seen += 1
 
     def observe_generation(self, seconds: float) -> None:
         if seconds <= 0:
             return
-        self.generation_s = _ema(self.generation_s, seconds)
+        self.generation_s = _ema(self.generation_s, seconds, self.generations_seen)
         self.generations_seen += 1
 
 
-def _ema(old: float, new: float) -> float:
-    return old + ALPHA * (new - old)
+def _ema(old: float, new: float, seen: int) -> float:
+    """The first measurement replaces the seed (a guess from config); later ones blend in."""
+    return new if seen == 0 else old + ALPHA * (new - old)
