@@ -22,8 +22,11 @@ NOBODY = -math.inf  # the rank a load must beat when it displaces no queued work
 
 class HostRoom:
     def __init__(self, h: HostView, heads: dict[str, Job], running: set[str],
-                 ready: dict[str, int]) -> None:
+                 ready: dict[str, int], backlog: float = 0.0) -> None:
+        """`backlog`: the ready jobs this host is expected to serve (its share of them)."""
         self.h = h
+        self.backlog = backlog
+        self.ready = ready
         self.heads = heads
         self.running = running
         # Without a budget, or after the host refused a load for memory, the host decides.
@@ -46,6 +49,7 @@ class HostRoom:
         self.free_after = [free]
         self.best_after = [held]
         self.reload_after = [0.0]
+        self.queued_after = [0]  # ready jobs of the displaced models that lose their copy
         for m in idle:
             size = h.sizes_gb.get(m, 0.0)
             self.free_after.append(self.free_after[-1] + size)
@@ -54,6 +58,8 @@ class HostRoom:
                                    if displaced else self.best_after[-1])
             self.reload_after.append(self.reload_after[-1]
                                      + (h.speeds.load_s(size or None) if displaced else 0.0))
+            self.queued_after.append(self.queued_after[-1]
+                                     + (ready.get(m, 0) if displaced else 0))
 
     def offer(self, model: str, load_s: float,
               rank: float) -> tuple[tuple[str, ...], float] | None:
@@ -70,7 +76,8 @@ class HostRoom:
         k = 0 if need > (h.memory_gb or 0.0) else bisect_left(self.free_after, need)
         if k == len(self.free_after) or rank <= self.best_after[k]:
             return None  # it fits only by evicting running or pinned models, or is outranked
-        must_beat = self._bar(self.best_after[k], load_s, self.reload_after[k])
+        must_beat = self._bar(self.best_after[k], load_s, self.reload_after[k],
+                              self.queued_after[k])
         return (tuple(self.order[:k]), must_beat) if rank > must_beat else None
 
     def _inexact(self, model: str, load_s: float) -> tuple[tuple[str, ...], float] | None:
@@ -82,11 +89,24 @@ class HostRoom:
             return None
         displaced = (set(evict) & set(self.heads)) | self.slot_held
         best = max((self.heads[m].rank for m in displaced), default=NOBODY)
-        reload_s = sum(h.speeds.load_s(h.sizes_gb.get(m)) for m in displaced if m in evict)
-        return evict, self._bar(best, load_s, reload_s)
+        reloaded = [m for m in displaced if m in evict]
+        reload_s = sum(h.speeds.load_s(h.sizes_gb.get(m)) for m in reloaded)
+        return evict, self._bar(best, load_s, reload_s, sum(self.heads_ready(m)
+                                                             for m in reloaded))
 
-    def _bar(self, best: float, load_s: float, reload_s: float) -> float:
+    def heads_ready(self, model: str) -> int:
+        return self.ready.get(model, 0)
+
+    def _bar(self, best: float, load_s: float, reload_s: float, queued: int) -> float:
+        """Smith's bar for a job that runs before displaced work whose best job ranks `best`:
+        it holds the host for its load and generation, and a reload it forces on an evicted
+        model delays that model's `queued` jobs and, the host's time being spent twice on
+        that model, every job of the backlog behind them (per displaced job: the reload times
+        1 + backlog / queued)."""
         if best == NOBODY:
             return NOBODY
         gen_s = self.h.speeds.generation_s
+        if reload_s > 0:
+            others = max(0.0, self.backlog - queued)
+            reload_s *= 1.0 + others / max(1, queued)
         return bar(best, (load_s + gen_s + reload_s) / gen_s)

@@ -97,10 +97,16 @@ class _Plan:
     def __init__(self, store: JobStore, usable: list[HostView], heads: dict[str, Job],
                  now: float, loaders: list[HostView]) -> None:
         self.usable = usable
+        self.hosts_by_name = {h.name: h for h in usable}
         self.now = now
         running = {m for h in usable for m, n in h.running.items() if n > 0}
         self.ready = store.ready_counts()
-        self.rooms = {h.name: HostRoom(h, heads, running, self.ready) for h in loaders}
+        # Each host's share of the ready jobs: the work an extra load there delays.
+        total = sum(self.ready.values())
+        self.total_slots = max(1, sum(u.slots for u in usable))
+        self.share = {h.name: total * h.slots / self.total_slots for h in usable}
+        self.rooms = {h.name: HostRoom(h, heads, running, self.ready, self.share[h.name])
+                      for h in loaders}
 
     def load(self, job: Job, loaders: list[HostView]) -> Placement | None:
         """Where to load `job`'s model now, or None if waiting is better."""
@@ -122,13 +128,16 @@ class _Plan:
             order = (not h.up, bar != NOBODY, len(evict), -h.free, h.name)
             if best is None or (finish, order) < (best[0], best[1]):
                 best = (finish, order, Placement(h.name, load=True, evict=evict))
-        if best is None or not self._worth_it(model, best[0]):
+        if best is None or not self._worth_it(model, best[0], self.hosts_by_name[best[2].host]):
             return None
         return best[2]
 
-    def _worth_it(self, model: str, load_finish: float) -> bool:
-        """A load beats waiting for the model's existing capacity (loaded or being loaded)
-        when it ends before that capacity would have served the model's whole queue."""
+    def _worth_it(self, model: str, load_finish: float, target: HostView) -> bool:
+        """A first copy of a model always goes. A replica beats waiting for the model's
+        existing capacity (loaded or being loaded) when it answers before that capacity
+        would have served the model's whole queue, and what it saves the jobs it takes over
+        (half the time saved, on average) outweighs what its load, avoidable overhead, costs
+        the rest of the target host's share of the backlog."""
         slots = 0
         busy_until = 0.0  # seconds until a copy being loaded can serve
         work = 0.0
@@ -146,5 +155,11 @@ class _Plan:
             work += n * h.speeds.generation_s
         if slots == 0:
             return True  # nothing serves this model anywhere: the load is the only way
-        drain = busy_until + self.ready.get(model, 0) * (work / slots) / slots
-        return load_finish < drain
+        queued = self.ready.get(model, 0)
+        drain = busy_until + queued * (work / slots) / slots
+        if load_finish >= drain:
+            return False
+        added = target.model_slots(model)
+        saved = (drain - load_finish) / 2 * queued * added / (slots + added)
+        others = max(0.0, self.share[target.name] - queued * target.slots / self.total_slots)
+        return saved > target.speeds.load_s(target.sizes_gb.get(model)) * others

@@ -115,3 +115,43 @@ def test_a_model_running_on_one_host_may_be_evicted_from_another() -> None:
     d.offer([job("b0", "m2", "e2")])
     c = d.claim("w")
     assert c is not None and c.lease.host == "b" and c.lease.evict == ("m1",)
+
+
+def test_under_a_backlog_a_replica_waits_for_the_work_its_load_would_delay() -> None:
+    """The same queue of ten for m1 (a drains it in 100 s at 10 s each; b's replica, a 16 s
+    load, answers in 26 s) gets a replica on an idle cluster, and none when forty other jobs
+    wait: b's share of them (20) would each wait 16 s more (320 s), for 185 s saved."""
+    d = _replica_case(generation_s=10.0)
+    _slow_loads(d)
+    d.offer([job(f"x{i}") for i in range(8)])
+    c = d.claim("w")
+    assert c is not None and c.lease.host == "b" and c.lease.load
+    busy = _replica_case(generation_s=10.0)
+    _slow_loads(busy)
+    busy.offer([job(f"x{i}") for i in range(8)])
+    busy.offer([job(f"o{i}", f"m{2 + i % 20}", "e1") for i in range(40)])
+    c = busy.claim("w")
+    assert c is None or c.job.model != "m1", "a replica under a backlog"
+
+
+def _slow_loads(d: Dispatcher) -> None:
+    for h in d.hosts.values():
+        h.sizes_gb["m1"] = 16.0
+        h.speeds.load_gb_per_s = 1.0
+
+
+def test_under_a_backlog_an_eviction_of_queued_work_needs_a_larger_lead() -> None:
+    """80 against 50 evicts m1 and its queued job on an idle cluster; with forty more jobs
+    waiting, the reload it forces would delay them all, and the urgent job waits."""
+    sizes = {"m1": 10.0, "m2": 10.0}
+    d = dispatcher([host("h", slots=1, loaded=("m1",), memory_gb=10, sizes=sizes)],
+                   entities=TWO)
+    d.offer([job("urgent", "m2", "e2", priority=80), job("hit", "m1", priority=50)])
+    c = d.claim("w")
+    assert c is not None and c.job.message_id == "urgent"
+    d2 = dispatcher([host("h", slots=1, loaded=("m1",), memory_gb=10, sizes=sizes)],
+                    entities=TWO)
+    d2.offer([job("urgent", "m2", "e2", priority=80), job("hit", "m1", priority=50)]
+             + [job(f"o{i}", f"m{3 + i % 20}", "e1", at=2e6) for i in range(40)])
+    c = d2.claim("w")
+    assert c is not None and c.job.message_id == "hit"
