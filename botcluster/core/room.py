@@ -60,6 +60,10 @@ class HostRoom:
                                      + (h.speeds.load_s(size or None) if displaced else 0.0))
             self.queued_after.append(self.queued_after[-1]
                                      + (ready.get(m, 0) if displaced else 0))
+        # The same bars without the load's own time: a cheap lower bound that most fail.
+        self.floor_after = [self._bar(b, 0.0, r, q) for b, r, q in
+                            zip(self.best_after, self.reload_after, self.queued_after,
+                                strict=True)]
 
     def offer(self, model: str, load_s: float,
               rank: float) -> tuple[tuple[str, ...], float] | None:
@@ -74,7 +78,7 @@ class HostRoom:
             return got if got is not None and rank > got[1] else None
         need = h.sizes_gb.get(model, 0.0)
         k = 0 if need > (h.memory_gb or 0.0) else bisect_left(self.free_after, need)
-        if k == len(self.free_after) or rank <= self.best_after[k]:
+        if k == len(self.free_after) or rank <= self.floor_after[k]:
             return None  # it fits only by evicting running or pinned models, or is outranked
         must_beat = self._bar(self.best_after[k], load_s, self.reload_after[k],
                               self.queued_after[k])
