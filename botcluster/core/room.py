@@ -111,6 +111,6 @@ class HostRoom:
             return NOBODY
         gen_s = self.h.speeds.generation_s
         if reload_s > 0:
-            others = max(0.0, self.backlog - queued)
+            others = max(0.0, self.backlog - queued - 1)  # nor the job that would go first
             reload_s *= 1.0 + others / max(1, queued)
         return bar(best, (load_s + gen_s + reload_s) / gen_s)
