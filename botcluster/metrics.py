@@ -123,3 +123,36 @@ workers_alive = Gauge(
     PREFIX + "workers_alive", "Worker processes alive.", multiprocess_mode="livemostrecent"
 )
 worker_restarts = Counter(PREFIX + "worker_restarts", "Worker processes replaced after dying.")
+
+# Per model: where the queue waits, what loading costs (DESIGN.md "Scheduling").
+model_queue_wait = Histogram(
+    PREFIX + "model_queue_wait_seconds",
+    "Time a runnable job waited before it got a host slot or a load, by model.",
+    ["model"], buckets=WAIT_BUCKETS,
+)
+model_queue_ready = Gauge(
+    PREFIX + "model_queue_ready", "Jobs ready to run, by model.", ["model"],
+    multiprocess_mode="livemostrecent",
+)
+model_queue_oldest_wait = Gauge(
+    PREFIX + "model_queue_oldest_wait_seconds",
+    "How long the oldest ready job of a model has waited (0: none ready).", ["model"],
+    multiprocess_mode="livemostrecent",
+)
+model_loads_by_model = Counter(
+    PREFIX + "model_loads_by_model", "Model loads that ended, by model and outcome.",
+    ["model", "outcome"],
+)
+model_load_duration = Histogram(
+    PREFIX + "model_load_duration_seconds",
+    "Time from granting a load to its end (unloads first, then the load), by model.",
+    ["model"], buckets=LONG_BUCKETS,
+)
+model_loading = Gauge(
+    PREFIX + "model_loading", "1 while the model is being loaded on the host.",
+    ["host", "model"], multiprocess_mode="livemostrecent",
+)
+model_loading_time = Counter(
+    PREFIX + "model_loading_seconds", "Seconds spent in the loading state, by host and model.",
+    ["host", "model"],
+)

@@ -330,7 +330,50 @@ def hosts_rows() -> list[Row]:
               "Replies posted per minute for each selected entity: the load the hosts serve.",
               width=8),
     ])
-    return [glance, capacity, models, errors]
+    return [glance, capacity, models, model_queue_rows(), errors]
+
+
+def model_queue_rows() -> Row:
+    """Per model: where the queue waits, what loads cost, what is loading now."""
+    return Row("Per model: queue and loads", [
+        Panel("Queue wait p95 by model", "timeseries",
+              [Target(hq(0.95, "botcluster_model_queue_wait_seconds", JOB, "model"),
+                      "{{model}}")],
+              "How long a runnable job of each model waited for a slot or a load. Alert: "
+              "BotclusterModelWaitsWhileHostsIdle.", width=8, unit="s"),
+        Panel("Oldest ready job by model", "timeseries",
+              [Target(f"max by (model) (botcluster_model_queue_oldest_wait_seconds{{{JOB}}})"
+                      " > 0", "{{model}}")],
+              "Age of each model's oldest job ready to run; with idle hosts it points to a "
+              "model nobody loads.", width=8, unit="s"),
+        Panel("Ready jobs by model", "timeseries",
+              [Target(f"sum by (model) (botcluster_model_queue_ready{{{JOB}}}) > 0",
+                      "{{model}}")],
+              "The queue split by model: a long one justifies a replica on another host.",
+              width=8),
+        Panel("Loads per hour by model", "timeseries",
+              [Target(f"sum by (model, outcome) (rate(botcluster_model_loads_by_model_total"
+                      f"{{{JOB}}}[{RATE}])) * 3600", "{{model}} {{outcome}}")],
+              "Loads that ended, by model and outcome. A model loaded again and again does "
+              "not fit beside the others it is evicted for.", width=8),
+        Panel("Load time p95 by model", "timeseries",
+              [Target(hq(0.95, "botcluster_model_load_duration_seconds", JOB, "model"),
+                      "{{model}}")],
+              "From granting a load to its end (unloads first). Feeds the scheduler's load "
+              "speed estimate.", width=8, unit="s"),
+        Panel("Loading", "state-timeline",
+              [Target(f"max by (host, model) (botcluster_model_loading{{{HOST}}}) > 0",
+                      "{{host}} {{model}}")],
+              "A bar while a model is being loaded on a host (also in botcluster status). "
+              "Share of time loading: next panel.", width=8,
+              extra={"mappings": [{"type": "value",
+                                   "options": {"1": {"text": "loading", "color": "blue"}}}]}),
+        Panel("Time in loading by host", "timeseries",
+              [Target(f"sum by (host) (rate(botcluster_model_loading_seconds_total{{{HOST}}}"
+                      f"[{RATE}]))", "{{host}}")],
+              "Seconds of loading per second: 1 means the host loaded all the time.",
+              width=8, unit="percentunit"),
+    ])
 
 
 # ---------------------------------------------------------------------------------------------

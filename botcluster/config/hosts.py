@@ -63,6 +63,12 @@ def parse_host(t: Table) -> HostConfig:
     for i, m in enumerate(models):
         t.check(m.strip() != "", f"models[{i}]", "must not be empty")
         t.check(m not in models[:i], f"models[{i}]", f"duplicate model {m!r}")
+    parallel = t.opt_integer("parallel")
+    t.check(parallel is None or parallel >= 1, "parallel", f"must be >= 1, got {parallel}")
+    pinned = t.str_list("pinned")
+    for i, m in enumerate(pinned):
+        t.check(not models or m in models, f"pinned[{i}]", f"{m!r} is not in this host's models")
+    speeds = {k: _positive(t, k, d) for k, d in SPEED_SEEDS.items()}
     host = HostConfig(
         name=name,
         url=url,
@@ -73,9 +79,26 @@ def parse_host(t: Table) -> HostConfig:
         name_map=frozen_map(t.str_map("name_map")),
         models=models,
         local=_local(t, kind, url, models),
+        parallel=parallel,
+        pinned=pinned,
+        load_while_generating=(t.flag("load_while_generating", False)
+                               if t.has("load_while_generating") else None),
+        load_gb_per_s=speeds["load_gb_per_s"],
+        tokens_per_s=speeds["tokens_per_s"],
+        ttft_s=speeds["ttft_s"],
     )
     t.finish()
     return host
+
+
+# Seeds of the scheduler's measured speeds (HostConfig): name -> default.
+SPEED_SEEDS = {"load_gb_per_s": 2.0, "tokens_per_s": 30.0, "ttft_s": 0.5}
+
+
+def _positive(t: Table, name: str, default: float) -> float:
+    value = t.number(name, default)
+    t.check(value > 0, name, f"must be > 0, got {value}")
+    return value
 
 
 def _kind(value: str) -> HostKind:

@@ -177,7 +177,8 @@ class HostConfig:
     kind: HostKind = "lmstudio"
     """`lmstudio`, `ollama`, `llamacpp` or `openai` (any other OpenAI-compatible server)."""
     slots: int = 1
-    """Requests it serves at once (LM Studio: the loaded instances' `parallel`)."""
+    """The host-wide limit on concurrent predictions, over all loaded models (1: a serialized
+    host). Each loaded instance also has its own slots (`parallel`, or what the host reports)."""
     memory_gb: float | None = None
     """Memory budget for loaded models: the bot evicts before a load would exceed it. Unset:
     no budget (the host's own out-of-memory answer is handled)."""
@@ -189,6 +190,28 @@ class HostConfig:
     """The models it may serve (and the keys of `name_map`); empty: whatever it reports."""
     local: LocalServer | None = None
     """Set: botcluster starts this host itself. See `[hosts.local]`."""
+    parallel: int | None = None
+    """Slots of one loaded model instance where the host does not report them (LM Studio 0.4
+    reports `config.parallel`; llama.cpp `total_slots`); unset: `slots`."""
+    pinned: tuple[str, ...] = ()
+    """Models never evicted from this host."""
+    load_while_generating: bool | None = None
+    """Whether a load runs beside generation (a load lane). false: a load holds the host, as on
+    the serialized LM Studio hosts that loaded inside a request. Unset: true when `slots` > 1."""
+    load_gb_per_s: float = 2.0
+    """Seed of the measured load speed the scheduler estimates with (a moving average of real
+    loads replaces it)."""
+    tokens_per_s: float = 30.0
+    """Seed of the measured generation speed (replaced by measurements)."""
+    ttft_s: float = 0.5
+    """Seed of the measured time to first token, in seconds (replaced by measurements)."""
+
+    @property
+    def load_lane(self) -> bool:
+        """Whether a load leaves the host's generation slots to generation."""
+        if self.load_while_generating is None:
+            return self.slots > 1
+        return self.load_while_generating
 
     def host_model_name(self, model: str) -> str:
         """The name this host knows `model` by (Ollama cannot take '@', for example)."""

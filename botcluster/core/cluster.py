@@ -1,13 +1,22 @@
 """The dispatcher's view of the LLM hosts: health, slots, loaded models, loads, memory.
 
 Pure bookkeeping with no I/O: the supervisor feeds it host reports (`HostReport`), the dispatcher
-reserves and releases slots on it, and `choose` answers "where could this model run right now?".
+reserves and releases slots on it, and `evictions` answers "what must go for this model to
+fit?" (the choices themselves are core/scheduler.py's).
+
+Capacity is modelled as the hosts have it (DESIGN.md "Scheduling"): each loaded instance has its
+own prediction slots (LM Studio 0.4 `config.parallel`, llama.cpp `--parallel`,
+`OLLAMA_NUM_PARALLEL`), under a host-wide limit on concurrent predictions (`slots`, from config:
+1 is a serialized host), a memory budget, and one load at a time per host. A load occupies a
+generation slot only on a host that cannot load while it generates (`load_lane` false).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+
+from botcluster.core.speeds import Speeds
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +29,21 @@ class HostReport:
 
     host: str
     up: bool
-    slots: int | None = None  # None: keep the configured value
+    # The host-wide limit where the host itself states one (a llama.cpp server's total_slots
+    # for its one model); None: keep the configured value. Never one instance's `parallel`.
+    slots: int | None = None
     loaded: dict[str, int] = field(default_factory=dict)
     sizes_gb: dict[str, float] = field(default_factory=dict)  # catalogue sizes where known
     serves_any: bool = False  # JIT host: any model it lists can be requested
     error: str = ""
+    parallel: dict[str, int] = field(default_factory=dict)  # model -> its instance's slots
+    loads_in_chat: bool = False  # no REST load: a chat request loads the model (JIT)
 
 
 @dataclass
 class HostView:
     name: str
-    slots: int
+    slots: int  # host-wide limit on concurrent predictions
     memory_gb: float | None = None
     serves: frozenset[str] = frozenset()  # empty: whatever it reports
     up: bool = True
@@ -45,10 +58,29 @@ class HostView:
     static_loaded: bool = False  # a host that serves fixed models and cannot load (llama.cpp)
     oom: bool = False  # the host refused a load for memory: the next load here must evict
     evicting: set[str] = field(default_factory=set)  # unloads granted, not yet done
+    parallel: dict[str, int] = field(default_factory=dict)  # model -> instance slots, reported
+    default_parallel: int | None = None  # instance slots where the host does not say: `slots`
+    load_lane: bool = False  # a load runs beside generation instead of in a generation slot
+    jit_loads: bool = False  # the host loads inside a chat request (in that request's slot)
+    pinned: frozenset[str] = frozenset()  # never evicted
+    loading_since: dict[str, float] = field(default_factory=dict)  # model -> load granted at
+    speeds: Speeds = field(default_factory=Speeds)
 
     @property
     def free(self) -> int:
+        """Generation slots free on the whole host."""
         return self.slots - self.inflight
+
+    def model_slots(self, model: str) -> int:
+        """Concurrent predictions `model` can run here: its instance's slots, under the cap."""
+        return min(self.slots, self.parallel.get(model) or self.default_parallel or self.slots)
+
+    def free_for(self, model: str) -> int:
+        """Generation slots free for `model`: on its instance and on the host."""
+        return min(self.free, self.model_slots(model) - self.running.get(model, 0))
+
+    def load_needs_slot(self) -> bool:
+        return self.jit_loads or not self.load_lane
 
     def can_serve(self, model: str) -> bool:
         return not self.serves or model in self.serves
@@ -68,49 +100,10 @@ class Placement:
     evict: tuple[str, ...] = ()
 
 
-def find_loaded(hosts: list[HostView], model: str, now: float) -> HostView | None:
-    """The host with the model loaded and the most free slots, or None.
-
-    A down host past its backoff (half-open) comes last: its probe costs a real job a failed
-    attempt, so it is spent only when no healthy host can run the job (the state poll marks a
-    recovered host up anyway).
-    """
-    best: HostView | None = None
-    for h in hosts:
-        runnable = model in h.loaded and model not in h.loading and h.free > 0 and h.usable(now)
-        if runnable and (best is None or (h.up, h.free) > (best.up, best.free)):
-            best = h
-    return best
-
-
-def find_load(hosts: list[HostView], model: str, now: float,
-              busy_models: set[str]) -> Placement | None:
-    """A host that can load `model` now: usable, a free slot, no other load under way.
-
-    Prefers a host with free memory; otherwise evicts least-recently-used models that have no
-    running or queued work (`busy_models`). Returns None when no host can take the load.
-    """
-    fits: list[tuple[float, HostView, tuple[str, ...]]] = []
-    for h in hosts:
-        if not h.can_serve(model) or h.static_loaded or h.loading or h.free <= 0:
-            continue
-        if not h.usable(now) or model in h.loaded:
-            continue
-        evict = _evictions(h, model, busy_models)
-        if evict is None:
-            continue
-        # Healthy before half-open (see find_loaded), fewer evictions, the most free slots.
-        fits.append((len(evict) * 1000 - h.free, h, evict))
-    if not fits:
-        return None
-    fits.sort(key=lambda f: (not f[1].up, f[0], f[1].name))
-    _, host, evict = fits[0]
-    return Placement(host.name, load=True, evict=evict)
-
-
-def _evictions(h: HostView, model: str, busy: set[str]) -> tuple[str, ...] | None:
+def evictions(h: HostView, model: str, busy: set[str]) -> tuple[str, ...] | None:
     """Models to unload from `h` so that `model` fits, LRU first; None if it cannot fit."""
-    idle = [m for m in h.loaded if h.running.get(m, 0) == 0 and m not in busy]
+    idle = [m for m in h.loaded
+            if h.running.get(m, 0) == 0 and m not in busy and m not in h.pinned]
     idle.sort(key=lambda m: h.last_used.get(m, 0.0))
     if h.oom:
         # The host said no: our memory figures were wrong. Free one idle model and retry;
@@ -146,6 +139,8 @@ def apply_report(host: HostView, report: HostReport, now: float) -> None:
     host.oom = False  # a fresh account of the host: our memory view starts again from it
     if report.slots:
         host.slots = report.slots
+    host.parallel = {m: n for m, n in report.parallel.items() if n > 0}
+    host.jit_loads = report.loads_in_chat
     host.sizes_gb.update(report.sizes_gb)
     # A report read while we unload or load may be older than those changes: never let it
     # bring back a model being evicted, nor declare loaded one whose load we still await.
@@ -171,4 +166,7 @@ def mark_up(host: HostView) -> None:
 def host_summary(h: HostView, now: float) -> dict[str, object]:
     return {"up": h.up, "usable": h.usable(now), "slots": h.slots, "inflight": h.inflight,
             "loaded": dict(h.loaded), "loading": sorted(h.loading),
+            "model_slots": {m: h.model_slots(m) for m in h.loaded},
+            "running": {m: n for m, n in h.running.items() if n},
+            "loading_since": dict(h.loading_since), "pinned": sorted(h.pinned),
             "memory_gb": h.memory_gb, "memory_used_gb": h.memory_used()}

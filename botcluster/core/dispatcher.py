@@ -73,6 +73,10 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
         self.crash_dead: list[str] = []  # dead-lettered for crashing workers: fail on server
         self.leases: dict[str, Lease] = {}
         self.slot_freed: set[str] = set()  # live leases whose host slot was given back early
+        # Live leases that hold no generation slot: loading in a host's load lane, or whose
+        # load failed. They take a slot when their load ends (`load_finished`).
+        self.unslotted: set[str] = set()
+        self.gen_started: dict[str, float] = {}  # lease id -> when it took its slot
         self.lease_of: dict[str, str] = {}  # message id -> live lease id
         self.worker_seen: dict[str, float] = {}
         self.posted: list[PostedReply] = []
@@ -83,7 +87,8 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
         self.deaths: dict[str, int] = {}
         self.outcomes: list[tuple[str, Outcome]] = []  # drained by the metrics publisher
         self.recent = RecentEvents()  # failures and skips, for the operator page
-        self.waits: list[tuple[str, float]] = []
+        self.waits: list[tuple[str, float, str]] = []  # host, seconds waited, model
+        self.load_events: list[tuple[str, str, str, float]] = []  # host, model, outcome, s
         self.busy: list[tuple[str, float]] = []
         self._cond = threading.Condition()
 
@@ -167,17 +172,20 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
         self.store.mark_claimed(job)
         self.leases[lease.lease_id] = lease
         self.lease_of[job.message_id] = lease.lease_id
-        host.inflight += 1
-        host.running[job.model] = host.running.get(job.model, 0) + 1
         host.last_used[job.model] = now
         if load:
             host.loading.add(job.model)
+            host.loading_since[job.model] = now
+        if load and not host.load_needs_slot():
+            self.unslotted.add(lease.lease_id)  # the load lane: generation slots stay free
+        else:
+            self._take_slot(host, job.model, lease.lease_id, now)
         for model in evict:
             host.loaded.pop(model, None)
         host.evicting.update(evict)
         if job.entity in self.limiters:
             self.limiters[job.entity].reserve(now)
-        self.waits.append((host_name, lease.waited_s))
+        self.waits.append((host_name, lease.waited_s, job.model))
         return Claim(job=replace(job), lease=lease)
 
     # --- what workers report ----------------------------------------------------------------
@@ -201,13 +209,24 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
             lease = self.leases.get(lease_id)
             if lease is None:
                 return
-            host = self.hosts[lease.host]
+            host, now = self.hosts[lease.host], self.clock()
             host.loading.discard(lease.model)
+            since = host.loading_since.pop(lease.model, lease.granted_at)
             host.evicting.difference_update(lease.evict)  # the unloads came first
             host.oom = out_of_memory
             self.dirty.add(lease.host)
+            outcome = "ok" if ok else "oom" if out_of_memory else "error"
+            self.load_events.append((lease.host, lease.model, outcome, max(0.0, now - since)))
             if ok:
                 host.loaded[lease.model] = context_length
+                if not host.jit_loads:  # a JIT load's time includes its generation
+                    host.speeds.observe_load(now - since, host.sizes_gb.get(lease.model))
+            if lease_id in self.unslotted:
+                if ok:  # loaded beside generation: now it needs a generation slot
+                    self.unslotted.discard(lease_id)
+                    self._take_slot(host, lease.model, lease_id, now)
+            else:
+                self.gen_started[lease_id] = now  # the slot generates from now on
             self._cond.notify_all()
 
     def generation_done(self, lease_id: str) -> None:
@@ -222,6 +241,10 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
             if lease is None or lease_id in self.slot_freed:
                 return
             self.slot_freed.add(lease_id)
+            started = self.gen_started.get(lease_id)
+            host = self.hosts[lease.host]
+            if started is not None and not (lease.load and host.jit_loads):
+                host.speeds.observe_generation(self.clock() - started)
             self._free_host_slot(lease)
             self._cond.notify_all()
 
@@ -300,12 +323,24 @@ class Dispatcher(LeaseDeaths, DispatcherOutlook, WorkerProgress):
             return
         self._free_host_slot(lease)
 
+    def _take_slot(self, host: HostView, model: str, lease_id: str, now: float) -> None:
+        host.inflight += 1
+        host.running[model] = host.running.get(model, 0) + 1
+        self.gen_started[lease_id] = now
+
     def _free_host_slot(self, lease: Lease) -> None:
-        host = self.hosts[lease.host]
+        host, now = self.hosts[lease.host], self.clock()
+        if lease.load and lease.model in host.loading:
+            # The load never reported its end (its worker died, or the lease expired).
+            host.loading.discard(lease.model)
+            since = host.loading_since.pop(lease.model, lease.granted_at)
+            host.evicting.difference_update(lease.evict)
+            self.load_events.append((lease.host, lease.model, "error", max(0.0, now - since)))
+        host.last_used[lease.model] = now
+        started = self.gen_started.pop(lease.lease_id, None)
+        if lease.lease_id in self.unslotted:
+            self.unslotted.discard(lease.lease_id)  # it never held a generation slot
+            return
         host.inflight = max(0, host.inflight - 1)
         host.running[lease.model] = max(0, host.running.get(lease.model, 1) - 1)
-        if lease.load:
-            host.loading.discard(lease.model)
-            host.evicting.difference_update(lease.evict)
-        host.last_used[lease.model] = self.clock()
-        self.busy.append((lease.host, max(0.0, self.clock() - lease.granted_at)))
+        self.busy.append((lease.host, max(0.0, now - (started or lease.granted_at))))

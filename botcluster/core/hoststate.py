@@ -32,8 +32,11 @@ async def poll_hosts(adapters: dict[str, HostAdapter], dispatcher: Any) -> list[
 
 
 def describe(report: HostReport, slots: int) -> str:
-    """One line per host for the banner and `check`, e.g. "local-1: 1 loaded (smollm2), 2 slots"."""
+    """One line per host for the banner and `check`, e.g. "local-1: 1 loaded (smollm2 x2),
+    2 slots": each loaded model with its instance's slots where the host reports them, and
+    the host-wide cap."""
     if not report.up:
         return f"{report.host}: DOWN ({report.error})"
-    names = ", ".join(sorted(report.loaded)) or "-"
+    names = ", ".join(f"{m} x{report.parallel[m]}" if report.parallel.get(m) else m
+                      for m in sorted(report.loaded)) or "-"
     return f"{report.host}: {len(report.loaded)} loaded ({names}), {report.slots or slots} slots"

@@ -95,6 +95,10 @@ class JobStore:
     def ready_models(self) -> Iterator[str]:
         return (m for m, n in self._ready_count.items() if n > 0)
 
+    def ready_counts(self) -> dict[str, int]:
+        """Ready jobs per model (a copy), for models with any."""
+        return dict(self._ready_count)
+
     def ready_count(self, model: str) -> int:
         return self._ready_count.get(model, 0)
 
@@ -117,14 +121,33 @@ class JobStore:
         return None
 
     def counts(self) -> dict[str, int]:
-        out = {"ready": 0, "deferred": 0, "claimed": 0}
-        for s in self.state.values():
-            out[s] += 1
-        return out
+        return self.summary()[0]
 
     def oldest_waiting(self) -> float | None:
-        times = [self.jobs[m].enqueued_at for m, s in self.state.items() if s != "claimed"]
-        return min(times) if times else None
+        return self.summary()[1]
+
+    def ready_by_model(self) -> dict[str, dict[str, float]]:
+        return self.summary()[2]
+
+    def summary(self) -> tuple[dict[str, int], float | None, dict[str, dict[str, float]]]:
+        """In one pass over the jobs: how many in each state; the enqueue time of the oldest
+        one not claimed; and per model with ready jobs, how many and the oldest's enqueue
+        time."""
+        counts = {"ready": 0, "deferred": 0, "claimed": 0}
+        oldest: float | None = None
+        models: dict[str, dict[str, float]] = {}
+        for mid, state in self.state.items():
+            counts[state] += 1
+            if state == "claimed":
+                continue
+            job = self.jobs[mid]
+            if oldest is None or job.enqueued_at < oldest:
+                oldest = job.enqueued_at
+            if state == "ready":
+                entry = models.setdefault(job.model, {"ready": 0, "oldest": job.enqueued_at})
+                entry["ready"] += 1
+                entry["oldest"] = min(entry["oldest"], job.enqueued_at)
+        return counts, oldest, models
 
     # --- internals ----------------------------------------------------------------------------
 

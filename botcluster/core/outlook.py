@@ -41,7 +41,8 @@ class DispatcherOutlook:
     reclaimed: int
     outcomes: list[tuple[str, Outcome]]
     recent: RecentEvents
-    waits: list[tuple[str, float]]
+    waits: list[tuple[str, float, str]]
+    load_events: list[tuple[str, str, str, float]]
     busy: list[tuple[str, float]]
     _expire: Callable[[], None]  # provided by Dispatcher (via LeaseDeaths)
 
@@ -142,8 +143,9 @@ class DispatcherOutlook:
             now = self.clock()
             self._expire()
             self.store.promote(now)
-            return {"time": now, "queue": self.store.counts(),
-                    "oldest": self.store.oldest_waiting(), "reclaimed": self.reclaimed,
+            counts, oldest, models = self.store.summary()
+            return {"time": now, "queue": counts, "oldest": oldest, "reclaimed": self.reclaimed,
+                    "models": models,
                     "hosts": {h.name: host_summary(h, now) for h in self.hosts.values()},
                     "recent": self.recent.items()}
 
@@ -151,7 +153,8 @@ class DispatcherOutlook:
         """`view()` plus the events since the last snapshot (for the metrics publisher)."""
         with self._cond:
             snap = self.view()
-            snap.update(outcomes=self.outcomes, waits=self.waits, busy=self.busy)
-            self.outcomes, self.waits, self.busy = [], [], []
+            snap.update(outcomes=self.outcomes, waits=self.waits, busy=self.busy,
+                        loads=self.load_events)
+            self.outcomes, self.waits, self.busy, self.load_events = [], [], [], []
             return snap
 

@@ -12,6 +12,8 @@ class MetricsPublisher:
     def __init__(self, config: Config) -> None:
         self._reclaimed = 0
         self._loaded: set[tuple[str, str]] = set()
+        self._loading: set[tuple[str, str]] = set()
+        self._waiting: set[str] = set()  # models with ready jobs at the last publish
         self._init_series(config)
 
     @staticmethod
@@ -23,9 +25,18 @@ class MetricsPublisher:
             for outcome in metrics.JOB_OUTCOMES:
                 metrics.jobs.labels(e, outcome)
         wanted = {e.model for e in config.entities.values()}
+        for model in wanted:
+            metrics.model_queue_ready.labels(model).set(0)
+            metrics.model_queue_oldest_wait.labels(model).set(0)
+            metrics.model_queue_wait.labels(model)
+            metrics.model_load_duration.labels(model)
+            for o in metrics.LOAD_OUTCOMES:
+                metrics.model_loads_by_model.labels(model, o)
         for h in config.hosts:
             for model in sorted(wanted & set(h.models) if h.models else wanted):
                 metrics.model_loaded.labels(h.name, model).set(0)
+                metrics.model_loading.labels(h.name, model).set(0)
+                metrics.model_loading_time.labels(h.name, model)
             metrics.host_slots.labels(h.name).set(h.slots)
             metrics.host_inflight.labels(h.name).set(0)
             metrics.host_up.labels(h.name).set(0)
@@ -62,8 +73,15 @@ class MetricsPublisher:
         metrics.workers_alive.set(workers_alive)
         for entity, outcome in snap["outcomes"]:
             metrics.jobs.labels(entity, outcome).inc()
-        for host, waited in snap["waits"]:
+        for host, waited, model in snap["waits"]:
             metrics.host_wait.labels(host).observe(waited)
+            metrics.model_queue_wait.labels(model).observe(waited)
+        for host, model, outcome, seconds in snap.get("loads", []):
+            metrics.model_loads_by_model.labels(model, outcome).inc()
+            metrics.model_loading_time.labels(host, model).inc(seconds)
+            if outcome == "ok":
+                metrics.model_load_duration.labels(model).observe(seconds)
+        self._publish_models(snap["models"], snap["time"])
         for host, busy in snap["busy"]:
             metrics.host_busy.labels(host).inc(busy)
         if snap["reclaimed"] > self._reclaimed:
@@ -71,13 +89,29 @@ class MetricsPublisher:
             self._reclaimed = snap["reclaimed"]
         self._publish_hosts(snap["hosts"])
 
+    def _publish_models(self, models: dict[str, dict[str, float]], now: float) -> None:
+        for model, q in models.items():
+            metrics.model_queue_ready.labels(model).set(q["ready"])
+            metrics.model_queue_oldest_wait.labels(model).set(max(0.0, now - q["oldest"]))
+        for model in self._waiting - set(models):
+            metrics.model_queue_ready.labels(model).set(0)
+            metrics.model_queue_oldest_wait.labels(model).set(0)
+        self._waiting = set(models)
+
     def _publish_hosts(self, hosts: dict[str, dict[str, Any]]) -> None:
         loaded_now: set[tuple[str, str]] = set()
+        loading_now: set[tuple[str, str]] = set()
         for name, h in hosts.items():
             metrics.host_up.labels(name).set(1 if h["up"] else 0)
             metrics.host_slots.labels(name).set(h["slots"])
             metrics.host_inflight.labels(name).set(h["inflight"])
             loaded_now.update((name, m) for m in h["loaded"])
+            loading_now.update((name, m) for m in h["loading"])
+        for host, model in loading_now:
+            metrics.model_loading.labels(host, model).set(1)
+        for host, model in self._loading - loading_now:
+            metrics.model_loading.labels(host, model).set(0)
+        self._loading = loading_now
         for host, model in loaded_now:
             metrics.model_loaded.labels(host, model).set(1)
         for host, model in self._loaded - loaded_now:

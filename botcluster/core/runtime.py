@@ -42,6 +42,7 @@ from botcluster.core.ports import Listener, check_ports, in_use
 from botcluster.core.publisher import MetricsPublisher
 from botcluster.core.readiness import unserved_reason
 from botcluster.core.recent import RecentEvents
+from botcluster.core.speeds import Speeds
 from botcluster.core.worker import WorkerArgs
 from botcluster.errors import BotclusterError, PortInUse
 from botcluster.hosts.adapters import HostAdapter, Timeouts, adapter_for
@@ -127,7 +128,10 @@ class Runtime:
     def _start_manager(self) -> None:
         hosts = [HostView(name=h.name, slots=h.slots, memory_gb=h.memory_gb,
                           serves=_serves(h), static_loaded=h.kind in
-                          ("llamacpp", "openai"), up=False) for h in self.config.hosts]
+                          ("llamacpp", "openai"), up=False, default_parallel=h.parallel,
+                          load_lane=h.load_lane, pinned=frozenset(h.pinned),
+                          speeds=Speeds.seeded(h.load_gb_per_s, h.tokens_per_s, h.ttft_s))
+                 for h in self.config.hosts]
         bot = self.config.bot
         self.manager = ManagerServer(DispatcherSettings.from_config(self.config), hosts,
                                      dict(self.config.entities), bot.log_level, bot.log_format)

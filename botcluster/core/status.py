@@ -65,7 +65,10 @@ def render(data: dict[str, Any], now: float | None = None) -> str:
                else "-")
         loaded = models_text(h.get("loaded", {}))
         if h.get("loading"):
-            loaded += f"; loading {', '.join(h['loading'])}"
+            since = h.get("loading_since", {})
+            loaded += "; loading " + ", ".join(
+                f"{m} for {data.get('time', now) - since[m]:.0f}s" if m in since else m
+                for m in h["loading"])
         rows.append(f"{name:<16} {host_state(h):<14} {h['inflight']}/{h['slots']:<15} "
                     f"{mem:<10} {loaded}")
     rows += [f"  {SLOTS_NOTE}", f"  {LOADED_NOTE}", ""]

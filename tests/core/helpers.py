@@ -27,9 +27,13 @@ def entity(eid: str = "e1", model: str = "m1", **limits: float) -> Entity:
 
 
 def host(name: str, slots: int = 1, loaded: tuple[str, ...] = (), memory_gb: float | None = None,
-         sizes: dict[str, float] | None = None) -> HostView:
+         sizes: dict[str, float] | None = None, *, parallel: dict[str, int] | None = None,
+         load_lane: bool = False, pinned: tuple[str, ...] = ()) -> HostView:
+    """`slots`: the host-wide cap; `parallel`: instance slots by model (default: the cap)."""
     return HostView(name=name, slots=slots, memory_gb=memory_gb,
-                    loaded=dict.fromkeys(loaded, 4096), sizes_gb=dict(sizes or {}))
+                    loaded=dict.fromkeys(loaded, 4096), sizes_gb=dict(sizes or {}),
+                    parallel=dict(parallel or {}), load_lane=load_lane,
+                    pinned=frozenset(pinned))
 
 
 def dispatcher(hosts: list[HostView], entities: list[Entity] | None = None,

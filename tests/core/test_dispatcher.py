@@ -223,13 +223,29 @@ def test_a_much_better_job_may_force_the_swap() -> None:
 
 
 def test_an_urgent_job_waits_rather_than_evict_a_model_with_queued_work() -> None:
+    """Evicting m1 while it has a queued job costs the swap's load (5 s at the seeded 2 GB/s),
+    its generation (7.2 s seeded) and m1's reload (5 s): 17.2 s of the host against the hit's
+    7.2 s. A job goes first only if it weighs 2.4 times as much: a lead of 12.6 points."""
     d = _room_for_one_model()
-    # 80 against 50: enough to load ahead of a hit, not to throw m1's queued job away
-    d.offer([job("urgent", "m2", "e2", priority=80), job("hit", "m1", priority=50)])
+    d.offer([job("urgent", "m2", "e2", priority=62), job("hit", "m1", priority=50)])
     c = d.claim("w")
     assert c is not None and c.job.message_id == "hit"
     d.ack(c.lease.lease_id, "replied")
     c = d.claim("w")  # m1 has nothing queued now: the urgent job's load may evict it
+    assert c is not None and c.job.message_id == "urgent" and c.lease.evict == ("m1",)
+    d2 = _room_for_one_model()
+    d2.offer([job("urgent", "m2", "e2", priority=80), job("hit", "m1", priority=50)])
+    c = d2.claim("w")
+    assert c is not None and c.job.message_id == "urgent" and c.lease.evict == ("m1",)
+
+
+def test_the_price_of_an_eviction_follows_the_measured_load_speed() -> None:
+    """The same 12-point lead that waits at 2 GB/s swaps at once on a host measured to load
+    at 20 GB/s: the swap then costs 8.2 s of the host instead of 17.2 s."""
+    d = _room_for_one_model()
+    d.hosts["h"].speeds.load_gb_per_s = 20.0
+    d.offer([job("urgent", "m2", "e2", priority=62), job("hit", "m1", priority=50)])
+    c = d.claim("w")
     assert c is not None and c.job.message_id == "urgent" and c.lease.evict == ("m1",)
 
 

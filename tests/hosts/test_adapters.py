@@ -52,7 +52,8 @@ V1 = {"models": [
 def test_lmstudio_v1_reports_loaded_instances_slots_and_sizes() -> None:
     a = adapter_for(_host("lmstudio"), transport=_transport({("GET", "/api/v1/models"): (200, V1)}))
     r = asyncio.run(a.state())
-    assert r.up and r.loaded == {"the-eternal@f16": 8192} and r.slots == 4
+    assert r.up and r.loaded == {"the-eternal@f16": 8192}
+    assert r.slots is None and r.parallel == {"the-eternal@f16": 4}  # per instance, not host
     assert r.sizes_gb == {"the-eternal@f16": 16.0, "the-oracle@f16": 8.0}
     assert a.can_load
 
@@ -179,3 +180,35 @@ def test_a_timeout_is_its_own_error_and_not_a_refused_connection() -> None:
     c = adapter_for(_host("openai"), chat_transport=_chat_transport(slow_chat))
     with pytest.raises(HostTimeout):
         asyncio.run(c.chat("m", [{"role": "user", "content": "hi"}], {}))
+
+
+TWO_INSTANCES = {"models": [
+    {"key": "a@f16", "size_bytes": 16e9, "loaded_instances": [
+        {"id": "a@f16", "config": {"context_length": 8192, "parallel": 2}}]},
+    {"key": "b@f16", "size_bytes": 16e9, "loaded_instances": [
+        {"id": "b@f16", "config": {"context_length": 8192, "parallel": 4}}]},
+]}
+
+
+def test_an_instances_parallel_never_becomes_the_hosts_capacity() -> None:
+    """LM Studio 0.4's `config.parallel` is one instance's slots: a serialized host (slots = 1
+    in config) stays serialized, and each model keeps its own slots under that cap."""
+    from botcluster.core.cluster import HostView, apply_report
+
+    a = adapter_for(_host("lmstudio", slots=1),
+                    transport=_transport({("GET", "/api/v1/models"): (200, TWO_INSTANCES)}))
+    report = asyncio.run(a.state())
+    view = HostView(name="h", slots=1)
+    apply_report(view, report, now=0.0)
+    assert view.slots == 1, "one instance's parallel became the host's capacity"
+    assert report.parallel == {"a@f16": 2, "b@f16": 4}
+    assert view.parallel == {"a@f16": 2, "b@f16": 4}
+
+
+def test_the_banner_shows_each_instances_slots_and_the_hosts_cap() -> None:
+    from botcluster.core.hoststate import describe
+
+    a = adapter_for(_host("lmstudio", slots=1),
+                    transport=_transport({("GET", "/api/v1/models"): (200, TWO_INSTANCES)}))
+    line = describe(asyncio.run(a.state()), slots=1)
+    assert line == "h: 2 loaded (a@f16 x2, b@f16 x4), 1 slots"

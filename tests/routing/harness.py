@@ -38,7 +38,8 @@ class Host:
     name: str
     models: tuple[Model, ...]
     memory_gb: float = 64.0
-    slots: int = 2  # config.parallel of each instance and predictions per host
+    slots: int = 2  # config.parallel of each instance (and predictions per host by default)
+    host_slots: int | None = None  # concurrent predictions on the whole host (None: `slots`)
     load_gb_per_s: float = 2.0
     tokens_per_s: float = 50.0
     options: dict[str, Any] = field(default_factory=dict)
@@ -61,7 +62,7 @@ port = 0
 flavour = "lmstudio"
 memory_gb = {h.memory_gb}
 slots_per_model = {h.slots}
-slots_per_host = {h.slots}
+slots_per_host = {h.host_slots or h.slots}
 load_gb_per_s = {h.load_gb_per_s}
 ttft_s = 0.05
 tokens_per_s = {h.tokens_per_s}

@@ -225,7 +225,9 @@ def test_status_shows_hosts_slots_models_and_queue(tmp_path: Path) -> None:
     specs = [Host("sim-0", (Model(A, loaded=True), Model(B, loaded=True), Model(C)), slots=3),
              Host("sim-1", (Model(A, loaded=True), Model(C)))]
     with sim_cluster(tmp_path, cluster_text(*specs)) as hosts:
-        bot = write_bot(tmp_path, hosts, workers=1, jobs=4, entities={"e1": A})
+        # The cap is the operator's (config), never read from an instance's `parallel`.
+        bot = write_bot(tmp_path, hosts, workers=1, jobs=4, entities={"e1": A},
+                        host_slots={"sim-0": 3})
         with bot_running(bot, tmp_path / "bot.log"):
             exactly_one_reply_each(bot, [post(bot, "st", "e1")])
             cmd = botcluster_cmd("status", "--config", str(bot.config))

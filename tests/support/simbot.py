@@ -48,11 +48,13 @@ def bot_toml(board_port: int, metrics_port: int, tmp: Path, hosts: dict[str, str
              workers: int = 2, jobs: int = 2, lease_s: float = 60.0, max_tokens: int = 20,
              entities: dict[str, str] | None = None, extra_bot: str = "", slots: int = 2,
              host_extra: dict[str, str] | None = None,
-             entity_max_tokens: dict[str, int] | None = None) -> str:
+             entity_max_tokens: dict[str, int] | None = None,
+             host_slots: dict[str, int] | None = None) -> str:
     """servers.toml for a bot on the board and the given lmstudio hosts.
 
     `host_extra`: more TOML lines for a host's table (e.g. "memory_gb = 10"), by host name;
-    `entity_max_tokens`: maxTokens per entity id, instead of `max_tokens`.
+    `entity_max_tokens`: maxTokens per entity id, instead of `max_tokens`;
+    `host_slots`: a host's cap on concurrent predictions, by host name, instead of `slots`.
     """
     ents = entities or {"e1": "m-a@f16"}
     text = f"""
@@ -78,7 +80,8 @@ max_backoff_s = 2.0
 """
     for name, url in hosts.items():
         text += (f'\n[[hosts]]\nname = "{name}"\nurl = "{url}"\nkind = "lmstudio"\n'
-                 f'slots = {slots}\n{(host_extra or {}).get(name, "")}\n')
+                 f'slots = {(host_slots or {}).get(name, slots)}\n'
+                 f'{(host_extra or {}).get(name, "")}\n')
     for eid, model in ents.items():
         tokens = (entity_max_tokens or {}).get(eid, max_tokens)
         text += (f'\n[[entities]]\nid = "{eid}"\nusername = "{eid.upper()}"\n'

@@ -22,8 +22,11 @@ class LlamaCppAdapter(HostAdapter):
         slots = _int(props.get("total_slots"))
         ctx = _slot_context(props)
         models = list(self.host.models) or await self._served()
+        # One server serves one model: its total_slots are that model's slots and, the server
+        # being the whole host, the host's limit too.
         return HostReport(host=self.host.name, up=True, slots=slots,
-                          loaded=dict.fromkeys(models, ctx))
+                          loaded=dict.fromkeys(models, ctx),
+                          parallel=dict.fromkeys(models, slots) if slots else {})
 
     async def _served(self) -> list[str]:
         data = await self.get_json("/v1/models")

@@ -43,12 +43,16 @@ class LMStudioAdapter(HostAdapter):
             return self._from_v0(await self.get_json("/api/v0/models"))
         report = await super().state()
         # JIT on: /v1/models lists what can be requested, not what is loaded.
-        return HostReport(host=report.host, up=True, loaded={}, serves_any=True)
+        return HostReport(host=report.host, up=True, loaded={}, serves_any=True,
+                          loads_in_chat=True)
 
     def _from_v1(self, data: dict[str, Any]) -> HostReport:
+        """Loaded models with their instance's context and `parallel` slots. `parallel` is one
+        instance's concurrent predictions (LM Studio 0.4), never the host's capacity: several
+        instances generate at once under a host-wide limit only the operator knows."""
         loaded: dict[str, int] = {}
         sizes: dict[str, float] = {}
-        slots = 0
+        parallel: dict[str, int] = {}
         self._instances = {}
         for m in _items(data.get("models")):
             name = self.from_host(str(m.get("key", "")))
@@ -57,18 +61,17 @@ class LMStudioAdapter(HostAdapter):
             instances = list(_items(m.get("loaded_instances")))
             if not instances:
                 continue
-            config = instances[0].get("config") if isinstance(instances[0], dict) else None
-            config = config if isinstance(config, dict) else {}
-            loaded[name] = int(config.get("context_length") or 0)
-            slots = max(slots, int(config.get("parallel") or 0))
+            loaded[name] = int(_config(instances[0]).get("context_length") or 0)
+            # Two instances of one model (a JIT duplicate) each have their own slots.
+            parallel[name] = sum(int(_config(i).get("parallel") or 0) for i in instances)
             self._instances[name] = [str(i.get("id")) for i in instances if i.get("id")]
-        return HostReport(host=self.host.name, up=True, slots=slots or None,
-                          loaded=loaded, sizes_gb=sizes)
+        return HostReport(host=self.host.name, up=True, loaded=loaded, sizes_gb=sizes,
+                          parallel={m: n for m, n in parallel.items() if n > 0})
 
     def _from_v0(self, data: dict[str, Any]) -> HostReport:
         loaded = {self.from_host(str(m.get("id"))): int(m.get("loaded_context_length") or 0)
                   for m in _items(data.get("data")) if m.get("state") == "loaded"}
-        return HostReport(host=self.host.name, up=True, loaded=loaded)
+        return HostReport(host=self.host.name, up=True, loaded=loaded, loads_in_chat=True)
 
     async def load(self, model: str) -> int:
         if self._api != "v1":
@@ -100,6 +103,11 @@ class LMStudioAdapter(HostAdapter):
             except HostStatus as exc:
                 if exc.status != 404:  # already gone is what we wanted
                     raise
+
+
+def _config(instance: Mapping[str, Any]) -> dict[str, Any]:
+    config = instance.get("config")
+    return config if isinstance(config, dict) else {}
 
 
 def _items(v: object) -> list[dict[str, Any]]:
