@@ -1,4 +1,4 @@
-"""The Prometheus metrics of botcluster (DESIGN.md "Metrics"), for multiprocess mode.
+"""The Prometheus metrics of botcluster (ARCHITECTURE.md "Metrics"), for multiprocess mode.
 
 Import this module only after `botcluster.core.metrics_dir.prepare()` has set
 PROMETHEUS_MULTIPROC_DIR: prometheus_client reads it at import time, and a process that imports
@@ -124,7 +124,7 @@ workers_alive = Gauge(
 )
 worker_restarts = Counter(PREFIX + "worker_restarts", "Worker processes replaced after dying.")
 
-# Per model: where the queue waits, what loading costs (DESIGN.md "Scheduling").
+# Per model: where the queue waits, what loading costs (ARCHITECTURE.md "Scheduling").
 model_queue_wait = Histogram(
     PREFIX + "model_queue_wait_seconds",
     "Time a runnable job waited before it got a host slot or a load, by model.",

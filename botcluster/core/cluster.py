@@ -4,8 +4,8 @@ Pure bookkeeping with no I/O: the supervisor feeds it host reports (`HostReport`
 reserves and releases slots on it, and `evictions` answers "what must go for this model to
 fit?" (the choices themselves are core/scheduler.py's).
 
-Capacity is modelled as the hosts have it (DESIGN.md "Scheduling"): each loaded instance has its
-own prediction slots (LM Studio 0.4 `config.parallel`, llama.cpp `--parallel`,
+Capacity is modelled as the hosts have it (ARCHITECTURE.md "Scheduling"): each loaded instance has
+its own prediction slots (LM Studio 0.4 `config.parallel`, llama.cpp `--parallel`,
 `OLLAMA_NUM_PARALLEL`), under a host-wide limit on concurrent predictions (`slots`, from config:
 1 is a serialized host), a memory budget, and one load at a time per host. A load occupies a
 generation slot only on a host that cannot load while it generates (`load_lane` false).

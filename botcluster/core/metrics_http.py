@@ -1,6 +1,6 @@
 """Multiprocess metrics: the directory, the publisher, and the `/metrics` HTTP endpoint.
 
-`prepare_dir` must run before anything imports prometheus_client (DESIGN.md "Metrics"), and
+`prepare_dir` must run before anything imports prometheus_client (ARCHITECTURE.md "Metrics"), and
 after the instance locks are taken (core/locks.py): the directory may be a running bot's.
 """
 

@@ -1,4 +1,4 @@
-"""The scheduling decision of `Dispatcher.claim` (DESIGN.md "Scheduling"), as a pure function.
+"""The scheduling decision of `Dispatcher.claim` (ARCHITECTURE.md "Scheduling"), as a pure function.
 
 Jobs are taken in the site's priority order: `Job.rank` (higher priority first, then older; a
 point of ageing every `jobs.AGEING_S` seconds, so nothing starves). The first job that can start

@@ -1,4 +1,4 @@
-"""The capacity model (DESIGN.md "Scheduling"): slots per loaded instance under a host-wide cap,
+"""The capacity model (ARCHITECTURE.md "Scheduling"): slots per loaded instance under a host cap,
 a load lane on hosts that load while they generate, pinned models. In-process, fake clock."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Decisions by expected completion time (DESIGN.md "Scheduling"), each rule in-process.
+"""Decisions by expected completion time (ARCHITECTURE.md "Scheduling"), each rule in-process.
 
 Figures at the seeded speeds (`core/speeds.py`): generation 0.5 + 200/30 = 7.2 s a job, loads at
 2 GB/s, 4 GB where a size is unknown."""

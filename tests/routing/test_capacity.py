@@ -1,4 +1,4 @@
-"""The capacity model on the simulator (DESIGN.md "Scheduling"): slots per loaded instance
+"""The capacity model on the simulator (ARCHITECTURE.md "Scheduling"): slots per loaded instance
 under the host's cap, a load beside generation, pinned models. Each test runs simulated LM
 Studio hosts and `botcluster start` as real processes, and checks the hosts' own counters."""
 

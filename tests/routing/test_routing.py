@@ -1,4 +1,4 @@
-"""The router's rules (DESIGN.md "Scheduling"), each checked end to end on the simulator.
+"""The router's rules (ARCHITECTURE.md "Scheduling"), each checked end to end on the simulator.
 
 Every test runs the simulated LM Studio hosts, `botcluster start` (with its embedded board) as
 real processes, posts human messages to the board, waits for exactly one visible reply each,
