@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from botcluster.bench import plot as plotting
-from botcluster.bench.generate import DEFAULT_SIZES, cluster_toml, generate
+from botcluster.bench.generate import DEFAULT_SIZES, cluster_toml, generate, interference_note
 from botcluster.bench.results import dumps, table
 from botcluster.bench.runner import STRATEGIES, BenchSettings, run_bench
 from botcluster.bench.workload import load_workload, save_workload
@@ -93,6 +93,7 @@ def _generate(kind: str, size: int | None, seed: int, out: Path | None,
     click.echo(f"wrote {len(scenario.requests)} messages to {out}")
     if cluster_out is not None:
         note = (f"Cluster of the '{kind}' benchmark workload (seed {seed}).\n"
-                f"botcluster bench --generate {kind} --seed {seed} --out W --cluster-out C")
+                f"botcluster bench --generate {kind} --seed {seed} --out W --cluster-out C\n"
+                f"{interference_note(scenario.cluster)}")
         cluster_out.write_text(cluster_toml(scenario.cluster, note))
         click.echo(f"wrote the cluster to {cluster_out}")
