@@ -14,6 +14,7 @@ import pytest
 from botcluster.errors import ConfigError
 from botcluster.sim.clock import ScaledClock
 from botcluster.sim.engine import SimHost
+from botcluster.sim.pace import Pace
 from botcluster.sim.spec import cluster_from_dict
 from tests.sim.conftest import OVERLAP_SCALE, host, model
 
@@ -94,3 +95,19 @@ def test_interference_is_off_by_default() -> None:
 def test_load_slowdown_outside_0_to_1_is_a_config_error(value: float) -> None:
     with pytest.raises(ConfigError, match="load_slowdown"):
         cluster_from_dict({"hosts": [host(load_slowdown=value)]})
+
+
+@pytest.mark.parametrize(("blocks", "slowdown", "during"),
+                         [(False, 0.0, 1.0), (False, 0.25, 0.75), (True, 0.0, 0.0)])
+def test_speed_during_a_load_and_after_it(blocks: bool, slowdown: float, during: float) -> None:
+    async def main() -> tuple[float, float, float]:
+        pace = Pace(ScaledClock(OVERLAP_SCALE), blocks=blocks, slowdown=slowdown)
+        before = pace.speed()
+        pace.load_started()
+        pace.load_started()
+        pace.load_ended()
+        mid = pace.speed()  # one load still under way
+        pace.load_ended()
+        return before, mid, pace.speed()
+
+    assert asyncio.run(main()) == (1.0, during, 1.0)
