@@ -99,7 +99,10 @@ def run_matrix(matrix: Matrix, out: Path, strategies: Sequence[str] | None = Non
         (folder / f"{regime.name}.json").write_text(dumps(merged))
         if plotting.available():
             plotting.plot(merged, folder / f"{regime.name}.png", title=regime.name)
-    text = markdown(matrix, _reports(matrix, folder), out, folder)
+    reports = _reports(matrix, folder)
+    if plotting.available() and reports:
+        plotting.plot_matrix(reports, folder / "matrix.png")
+    text = markdown(matrix, reports, out, folder)
     (out / "matrix.md").write_text(text)
     if results_md is not None:
         splice(results_md, text)

@@ -116,6 +116,9 @@ def markdown(matrix: Matrix, reports: dict[str, dict[str, Any]], out: Path,
              folder: Path) -> str:
     lines = ["Makespan over the lower bound and p95 latency (simulated seconds), per regime and "
              "strategy:", "", *summary(matrix, reports), ""]
+    png = folder / "matrix.png"
+    if png.exists():
+        lines += [f"![matrix]({os.path.relpath(png, out.parent)})", ""]
     for regime in matrix.regimes:
         if regime.name in reports:
             lines += regime_section(regime, reports[regime.name], out)
