@@ -48,6 +48,8 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--matrix", "matrix_file", type=FILE,
               help="Run every regime of this matrix file (see benchmarks/README.md).")
 @click.option("--only", help="With --matrix: comma-separated regimes to run (default: all).")
+@click.option("--report-only", is_flag=True,
+              help="With --matrix: rebuild the tables and plots from the reports in --out.")
 @click.option("--results-md", type=FILE,
               help="With --matrix: put the tables between the matrix markers of this file.")
 @click.option("--cluster-out", type=FILE, help="Where --generate writes its cluster file.")
@@ -55,10 +57,10 @@ def bench(cluster_file: Path | None, workload_file: Path | None, strategies: str
           time_scale: float, json_out: Path | None, plot_out: Path | None, max_real_s: float,
           workdir: Path | None, kind: str | None, size: int | None, seed: int,
           out: Path | None, cluster_out: Path | None, matrix_file: Path | None,
-          only: str | None, results_md: Path | None) -> None:
+          only: str | None, report_only: bool, results_md: Path | None) -> None:
     """Compare scheduling strategies on simulated clusters."""
     if matrix_file is not None:
-        _matrix(matrix_file, out, strategies, only, results_md)
+        _matrix(matrix_file, out, strategies, only, results_md, not report_only)
         return
     if kind is not None:
         _generate(kind, size, seed, out, cluster_out)
@@ -111,7 +113,7 @@ def _generate(kind: str, size: int | None, seed: int, out: Path | None,
 
 
 def _matrix(matrix_file: Path, out: Path | None, strategies: str, only: str | None,
-            results_md: Path | None) -> None:
+            results_md: Path | None, run: bool) -> None:
     if out is None:
         raise click.UsageError("--matrix needs --out FOLDER")
     try:
@@ -125,7 +127,7 @@ def _matrix(matrix_file: Path, out: Path | None, strategies: str, only: str | No
         if unknown:
             raise click.BadParameter(f"no regime {unknown[0]!r} in {matrix_file}",
                                      param_hint="--only")
-        run_matrix(matrix, out, names, picked, results_md, echo=click.echo)
+        run_matrix(matrix, out, names, picked, results_md, echo=click.echo, run=run)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {out / 'matrix.md'}" + (f" and {results_md}" if results_md else ""))

@@ -81,11 +81,12 @@ def load_matrix(path: Path) -> Matrix:
 
 def run_matrix(matrix: Matrix, out: Path, strategies: Sequence[str] | None = None,
                only: Sequence[str] | None = None, results_md: Path | None = None,
-               echo: Callable[[str], None] = print) -> str:
+               echo: Callable[[str], None] = print, run: bool = True) -> str:
     """Run the regimes (all, or `only`) with `strategies` (default: the file's), write the
-    reports, plots and tables; returns the Markdown of the whole matrix."""
+    reports, plots and tables; returns the Markdown of the whole matrix. With `run` False,
+    only rebuild the tables and plots from the reports already in `out`."""
     names = list(strategies or matrix.strategies)
-    chosen = [r for r in matrix.regimes if not only or r.name in only]
+    chosen = [r for r in matrix.regimes if run and (not only or r.name in only)]
     folder = out / "matrix"
     folder.mkdir(parents=True, exist_ok=True)
     for regime in chosen:

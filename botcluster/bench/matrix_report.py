@@ -77,6 +77,10 @@ def regime_section(regime: Regime, data: dict[str, Any], base: Path) -> list[str
         rows.append(["reference: idle, infinitely warm",
                      *[cell(ref[k]) if k in ref else "" for k, _ in COLUMNS]])
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if any(r.get("lost") for r in data["strategies"].values() if "skipped" not in r):
+        lines += ["", "A strategy with unanswered messages was stopped at the run's limit "
+                  f"(max_real_s {run.get('max_real_s', '?')} real seconds, or 20 times the "
+                  "bound); its makespan and latencies count only the messages it answered."]
     if loose:
         lines += ["", "Open arrivals: the bound is set by the arrival of the last messages, so "
                   "it is loose and the makespan says little about scheduling; compare the "
@@ -107,7 +111,7 @@ def summary(matrix: Matrix, reports: dict[str, dict[str, Any]]) -> list[str]:
                 row.append("-")
             else:
                 row.append(f"{cell(r['ratio_to_bound'])}x, p95 {cell(r['p95_latency_s'])} s"
-                           + (f", {r['lost']} lost" if r["lost"] else ""))
+                           + (f", {r['lost']} unanswered" if r["lost"] else ""))
         rows.append(row)
     return ["| " + " | ".join(r) + " |" for r in rows]
 

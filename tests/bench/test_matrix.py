@@ -64,7 +64,7 @@ def test_tables_give_every_column_and_a_latency_reference_under_open_arrivals(
         tmp_path: Path) -> None:
     m = _matrix(tmp_path)
     text = markdown(m, {"uneq": _report(300.0)}, tmp_path, tmp_path / "matrix")
-    assert "| uneq | 1.033x, p95 20 s, 2 lost | 1.033x, p95 20 s |" in text
+    assert "| uneq | 1.033x, p95 20 s, 2 unanswered | 1.033x, p95 20 s |" in text
     assert "| warm-first | 310 | 1.033 | 9 | 20 | 30 | 4 | 1 | 4/2 | 20 | 0 | 0 |" in text
     assert "reference: idle, infinitely warm" in text and "Open arrivals" in text
     assert "studio-3: stops it" in text and "studio-2: slows it 30%" in text
