@@ -63,7 +63,8 @@ def regime_section(regime: Regime, data: dict[str, Any], base: Path) -> list[str
              f"--max-real-s {regime.max_real_s:g}", "```",
              f"Lower bound {data['lower_bound_s']:g} s (binding term: {term.removesuffix('_s')};"
              f" {bound.get('unavoidable_loads', 0)} unavoidable loads); "
-             f"load average {run.get('load_average', '?')}, commit {run.get('commit', '?')}.", ""]
+             f"1-minute load average after the run {run.get('load_average', '?')}, "
+             f"commit {run.get('commit', '?')}.", ""]
     head = ["strategy", *[c[1] for c in COLUMNS]]
     rows = [head, ["---"] * len(head)]
     for name, r in data["strategies"].items():

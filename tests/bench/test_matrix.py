@@ -69,6 +69,7 @@ def test_tables_give_every_column_and_a_latency_reference_under_open_arrivals(
     assert "reference: idle, infinitely warm" in text and "Open arrivals" in text
     assert "studio-3: stops it" in text and "studio-2: slows it 30%" in text
     assert "binding term: last_arrival" in text and "commit abc1234" in text
+    assert "load average after the run 1.0" in text
 
 
 def test_no_reference_when_the_bound_is_the_work_not_the_arrivals(tmp_path: Path) -> None:
