@@ -11,8 +11,10 @@ length is k = (n//2 + n) / 2 (with `strict`, the minimum n//2 is used instead).
     c_m   = min over hosts h serving m of  (S_h * g_m / r_h if h is exclusive for m, else 0)
 
 A host is *exclusive* for m when its memory cannot hold m together with any other model of its
-catalogue: while m loads there, no other model is resident, so none of its S_h slots can
-generate. On other hosts a load may overlap generation and costs no slot time.
+catalogue (while m loads there, no other model is resident), or when it has
+`load_blocks_generation` (nothing generates while it loads): either way none of its S_h slots can
+generate during the load. On other hosts a load may overlap generation and costs no slot time;
+`load_slowdown` adds nothing either, since a host that is not generating loses nothing to it.
 
     LB = max( (sum_j s_j + sum_{m in U} c_m) / sum_h S_h,          (work over capacity)
               max_i ( t_i + sum_{j : t_j >= t_i} s_j / sum_h S_h ), (work still to arrive)
@@ -75,8 +77,11 @@ def preloaded(cluster: ClusterSpec) -> set[str]:
 
 
 def exclusive(h: HostSpec, model: str) -> bool:
-    """True when `h` cannot hold `model` and any other model of its catalogue at once."""
+    """True when nothing can generate on `h` while it loads `model`: it blocks generation
+    during loads, or it cannot hold `model` and any other model of its catalogue at once."""
     spec = h.model(model)
+    if spec is not None and h.load_blocks_generation:
+        return True
     others = [m.size_gb for m in h.models if m.key != model]
     return spec is not None and bool(others) and spec.size_gb + min(others) > h.memory_gb
 

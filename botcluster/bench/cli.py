@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 
 from botcluster.bench import plot as plotting
-from botcluster.bench.generate import DEFAULT_SIZES, cluster_toml, generate
+from botcluster.bench.generate import DEFAULT_SIZES, cluster_toml, generate, interference_note
+from botcluster.bench.matrix import load_matrix, run_matrix
 from botcluster.bench.results import dumps, table
 from botcluster.bench.runner import STRATEGIES, BenchSettings, run_bench
 from botcluster.bench.workload import load_workload, save_workload
@@ -42,13 +43,25 @@ FILE = click.Path(dir_okay=False, path_type=Path)
               help="Generate a workload instead of running one.")
 @click.option("--size", type=click.IntRange(min=1), help="Messages to generate.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Generator seed.")
-@click.option("--out", type=FILE, help="Where --generate writes the workload.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Where --generate writes the workload; the folder --matrix writes to.")
+@click.option("--matrix", "matrix_file", type=FILE,
+              help="Run every regime of this matrix file (see benchmarks/README.md).")
+@click.option("--only", help="With --matrix: comma-separated regimes to run (default: all).")
+@click.option("--report-only", is_flag=True,
+              help="With --matrix: rebuild the tables and plots from the reports in --out.")
+@click.option("--results-md", type=FILE,
+              help="With --matrix: put the tables between the matrix markers of this file.")
 @click.option("--cluster-out", type=FILE, help="Where --generate writes its cluster file.")
 def bench(cluster_file: Path | None, workload_file: Path | None, strategies: str,
           time_scale: float, json_out: Path | None, plot_out: Path | None, max_real_s: float,
           workdir: Path | None, kind: str | None, size: int | None, seed: int,
-          out: Path | None, cluster_out: Path | None) -> None:
+          out: Path | None, cluster_out: Path | None, matrix_file: Path | None,
+          only: str | None, report_only: bool, results_md: Path | None) -> None:
     """Compare scheduling strategies on simulated clusters."""
+    if matrix_file is not None:
+        _matrix(matrix_file, out, strategies, only, results_md, not report_only)
+        return
     if kind is not None:
         _generate(kind, size, seed, out, cluster_out)
         return
@@ -93,6 +106,32 @@ def _generate(kind: str, size: int | None, seed: int, out: Path | None,
     click.echo(f"wrote {len(scenario.requests)} messages to {out}")
     if cluster_out is not None:
         note = (f"Cluster of the '{kind}' benchmark workload (seed {seed}).\n"
-                f"botcluster bench --generate {kind} --seed {seed} --out W --cluster-out C")
+                f"botcluster bench --generate {kind} --seed {seed} --out W --cluster-out C\n"
+                f"{interference_note(scenario.cluster)}")
         cluster_out.write_text(cluster_toml(scenario.cluster, note))
         click.echo(f"wrote the cluster to {cluster_out}")
+
+
+def _matrix(matrix_file: Path, out: Path | None, strategies: str, only: str | None,
+            results_md: Path | None, run: bool) -> None:
+    if out is None:
+        raise click.UsageError("--matrix needs --out FOLDER")
+    try:
+        matrix = load_matrix(matrix_file)
+        names = _split(strategies) if strategies != ",".join(STRATEGIES) else None
+        bad = [s for s in names or [] if s not in STRATEGIES]
+        if bad:
+            raise click.BadParameter(f"unknown strategy {bad[0]!r}", param_hint="--strategies")
+        picked = _split(only) if only else None
+        unknown = [r for r in picked or [] if r not in {g.name for g in matrix.regimes}]
+        if unknown:
+            raise click.BadParameter(f"no regime {unknown[0]!r} in {matrix_file}",
+                                     param_hint="--only")
+        run_matrix(matrix, out, names, picked, results_md, echo=click.echo, run=run)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"wrote {out / 'matrix.md'}" + (f" and {results_md}" if results_md else ""))
+
+
+def _split(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]

@@ -8,6 +8,8 @@
 - `litellm`: the real LiteLLM Router, `least-busy` routing, one deployment per host and model,
   at the same concurrency (see litellm_driver.py).
 
+The policy peers (llama-swap, site-router, warm-first) are in peers.py.
+
 A driver returns, per request, its completion time in simulated seconds from the start (None
 when it was given up on), and how many attempts it took.
 """

@@ -22,7 +22,8 @@ from typing import Any
 
 from botcluster.bench.workload import Request
 
-DEFAULT_SIZES = {"burst": 29, "day": 300, "swap": 240, "large": 800}
+DEFAULT_SIZES = {"burst": 29, "day": 300, "swap": 240, "large": 800,
+                 "many": 480, "hotspot": 200, "flash": 330, "unequal": 300}
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,11 @@ class Scenario:
 
 def generate(kind: str, size: int | None = None, seed: int = 1) -> Scenario:
     """The scenario `kind` with `size` messages (its default when None)."""
+    from botcluster.bench import regimes  # here: regimes builds on this module
+
     makers: dict[str, Callable[[random.Random, int], Scenario]] = {
-        "burst": _burst, "day": _day, "swap": _swap, "large": _large}
+        "burst": _burst, "day": _day, "swap": _swap, "large": _large, "many": regimes.many,
+        "hotspot": regimes.hotspot, "flash": regimes.flash, "unequal": regimes.unequal}
     if kind not in makers:
         raise ValueError(f"unknown workload kind {kind!r}; one of {', '.join(makers)}")
     n = DEFAULT_SIZES[kind] if size is None else size
@@ -48,10 +52,13 @@ def generate(kind: str, size: int | None = None, seed: int = 1) -> Scenario:
 
 def _host(name: str, memory_gb: float, slots: int, models: list[dict[str, Any]],
           **extra: Any) -> dict[str, Any]:
+    """An LM Studio host. Every generated host states what a load does to its generation:
+    by default nothing (`load_blocks_generation` false, `load_slowdown` 0), as the four first
+    workloads were measured."""
     return {"name": name, "flavour": "lmstudio", "memory_gb": memory_gb,
             "slots_per_model": slots, "slots_per_host": slots, "jit": True, "auto_evict": True,
-            "load_gb_per_s": 2.0, "ttft_s": 0.4, "tokens_per_s": 25.0, **extra,
-            "models": models}
+            "load_gb_per_s": 2.0, "ttft_s": 0.4, "tokens_per_s": 25.0,
+            "load_blocks_generation": False, "load_slowdown": 0.0, **extra, "models": models}
 
 
 def _models(rng: random.Random, n: int, low_gb: float, high_gb: float) -> list[dict[str, Any]]:
@@ -137,6 +144,16 @@ def _large(rng: random.Random, n: int) -> Scenario:
     weights = [1.0 / (i + 1) ** 1.1 for i in range(len(personas))]
     times = [rng.uniform(0.0, 600.0) for _ in range(n)]
     return Scenario("large", _requests(rng, times, personas, weights), {"hosts": hosts})
+
+
+def interference_note(cluster: dict[str, Any]) -> str:
+    """One line per host of what a load does to its generation (docs/SIMULATOR.md)."""
+    lines = ["What a load does to generation on each host (load_blocks_generation, load_slowdown):"]
+    for h in cluster["hosts"]:
+        what = ("stops it" if h["load_blocks_generation"] else
+                f"slows it by {h['load_slowdown']:.0%}" if h["load_slowdown"] else "nothing")
+        lines.append(f"  {h['name']}: {what}")
+    return "\n".join(lines)
 
 
 def cluster_toml(cluster: dict[str, Any], comment: str = "") -> str:

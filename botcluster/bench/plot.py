@@ -51,3 +51,35 @@ def plot(data: dict[str, Any], out: Path, title: str = "") -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
+
+
+def plot_matrix(reports: dict[str, dict[str, Any]], out: Path) -> None:
+    """One PNG for the whole matrix: makespan over the bound and p95 latency (log scale), per
+    regime (groups) and strategy (bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regimes = list(reports)
+    names = list(dict.fromkeys(n for d in reports.values() for n, r in d["strategies"].items()
+                               if "skipped" not in r))
+    fig, axes = plt.subplots(2, 1, figsize=(max(8.0, 1.6 * len(regimes)), 7.5))
+    width = 0.8 / max(1, len(names))
+    for k, (key, title) in enumerate((("ratio_to_bound", "makespan / lower bound"),
+                                      ("p95_latency_s", "p95 latency (simulated s, log)"))):
+        ax = axes[k]
+        for j, name in enumerate(names):
+            values = [(reports[g]["strategies"].get(name) or {}).get(key) or 0 for g in regimes]
+            ax.bar([i + (j - (len(names) - 1) / 2) * width for i in range(len(regimes))],
+                   values, width, label=name)
+        ax.set_xticks(list(range(len(regimes))), regimes)
+        ax.set_title(title)
+        if key == "p95_latency_s":
+            ax.set_yscale("log")
+        else:
+            ax.axhline(1.0, color="#c0392b", linestyle="--", linewidth=1)
+    axes[0].legend(ncol=min(4, len(names)), fontsize="small")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)

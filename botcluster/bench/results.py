@@ -18,12 +18,14 @@ class StrategyResult:
     ratio_to_bound: float | None = None
     p50_latency_s: float | None = None
     p95_latency_s: float | None = None
+    p99_latency_s: float | None = None
     loads: int = 0
     evictions: int = 0
     replied: int = 0
     duplicates: int = 0
     lost: int = 0
     busy_slot_s: float = 0.0
+    peak_predictions: dict[str, int] = field(default_factory=dict)  # per host, from /sim/stats
     real_s: float = 0.0
     skipped: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -61,6 +63,7 @@ def summarize(requests: Sequence[Request], done_s: dict[int, float], bound_s: fl
         ratio_to_bound=_round(makespan / bound_s if makespan and bound_s > 0 else None, 3),
         p50_latency_s=_round(percentile(latencies, 0.50)),
         p95_latency_s=_round(percentile(latencies, 0.95)),
+        p99_latency_s=_round(percentile(latencies, 0.99)),
         replied=len(done_s), duplicates=dups, lost=len(requests) - len(done_s),
         extra=by_priority(requests, done_s))
 
@@ -91,9 +94,19 @@ def report(bound: dict[str, Any], results: dict[str, StrategyResult]) -> dict[st
 
 
 COLUMNS = [("makespan_s", "makespan s"), ("ratio_to_bound", "x bound"),
-           ("p50_latency_s", "p50 s"), ("p95_latency_s", "p95 s"), ("loads", "loads"),
-           ("evictions", "evictions"), ("replied", "replied"), ("duplicates", "dup"),
-           ("lost", "lost")]
+           ("p50_latency_s", "p50 s"), ("p95_latency_s", "p95 s"), ("p99_latency_s", "p99 s"),
+           ("loads", "loads"), ("evictions", "evictions"),
+           ("peak_predictions", "peak predictions per host"), ("replied", "replied"),
+           ("duplicates", "dup"), ("lost", "lost")]
+
+
+def cell(value: Any) -> str:
+    """A table cell: '-' for missing, numbers as %g, per-host counts joined by '/'."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return "/".join(str(v) for v in value.values()) or "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def table(data: dict[str, Any]) -> str:
@@ -104,8 +117,7 @@ def table(data: dict[str, Any]) -> str:
         if "skipped" in r:
             rows.append([name, f"skipped: {r['skipped']}", *[""] * (len(head) - 2)])
             continue
-        rows.append([name, *["-" if r[k] is None else f"{r[k]:g}" if isinstance(r[k], float)
-                             else str(r[k]) for k, _ in COLUMNS]])
+        rows.append([name, *[cell(r.get(k)) for k, _ in COLUMNS]])
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     lines.append(f"\nlower bound: {data['lower_bound_s']:g} s (simulated)")
     return "\n".join(lines)

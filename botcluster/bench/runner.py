@@ -16,6 +16,7 @@ from botcluster.bench.botconfig import concurrency, write_config
 from botcluster.bench.botrun import BotProcess, drive_bot, warm_up
 from botcluster.bench.bound import Bound, lower_bound
 from botcluster.bench.drivers import Run, run_round_robin, run_serial
+from botcluster.bench.peers import run_llama_swap, run_site_router, run_warm_first
 from botcluster.bench.progress import Progress
 from botcluster.bench.results import StrategyResult, report, summarize
 from botcluster.bench.simproc import SimProcess, totals
@@ -25,7 +26,9 @@ from botcluster.sim.spec import ClusterSpec, load_cluster
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("botcluster", "serial", "round-robin", "litellm")
+STRATEGIES = ("botcluster", "serial", "round-robin", "litellm", "llama-swap", "site-router",
+              "warm-first")
+PEERS = STRATEGIES[1:]
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ def _run_strategy(name: str, requests: Sequence[Request], cluster: ClusterSpec, 
     t = totals(stats)
     result.loads, result.evictions = int(t["loads"]), int(t["evictions"] + t["unloads"])
     result.busy_slot_s = round(t["busy_slot_seconds"], 1)
+    result.peak_predictions = {h: int(s.get("peak_active", 0)) for h, s in stats.items()}
     result.real_s = round(time.monotonic() - started, 1)
     keys = ("loads", "load_seconds", "evictions", "unloads", "busy_slot_seconds",
             "predictions", "peak_active")
@@ -120,6 +124,7 @@ async def _drive(name: str, run: Run, bot: BotProcess | None) -> dict[int, int] 
         return {index[mid.split("-", 1)[1]]: n for mid, n in counts.items()}
     drivers: dict[str, Callable[[Run], Any]] = {
         "serial": run_serial, "round-robin": run_round_robin,
-        "litellm": litellm_driver.run_litellm}
+        "litellm": litellm_driver.run_litellm, "llama-swap": run_llama_swap,
+        "site-router": run_site_router, "warm-first": run_warm_first}
     await drivers[name](run)
     return None

@@ -20,6 +20,7 @@ from botcluster.sim.errors import (
     RequestLost,
     UnknownModel,
 )
+from botcluster.sim.pace import Pace
 from botcluster.sim.slots import Instance, SlotQueue
 from botcluster.sim.spec import HostSpec, ModelSpec
 from botcluster.sim.stats import HostStats
@@ -39,6 +40,7 @@ class SimHost:
         self.stats = HostStats()
         self.instances: dict[str, Instance] = {}
         self.slots = SlotQueue(spec.slots_per_host, self.stats)
+        self.pace = Pace(clock, spec.load_blocks_generation, spec.load_slowdown)
         self._changed = asyncio.Event()
         self._loading: list[tuple[Instance, float]] = []  # loads under way, with start times
 
@@ -104,10 +106,12 @@ class SimHost:
         self._collide(inst, started)
         entry = (inst, started)
         self._loading.append(entry)
+        self.pace.load_started()
         try:
             await self.clock.sleep(model.size_gb / self.spec.load_gb_per_s)
         finally:
             self._loading.remove(entry)
+            self.pace.load_ended()
         if self.instances.get(inst.id) is not inst:
             raise Evicted(f'model "{inst.id}" was unloaded while loading')
         if inst.doomed:
@@ -245,15 +249,14 @@ class SimHost:
                 inst.fresh = False
                 if self.spec.hazards.lose_first_request:
                     raise RequestLost(f'request to freshly loaded "{inst.id}" was lost')
-            # sleep to absolute deadlines, so that timer overshoot does not accumulate
-            deadline = started + self.spec.ttft_s
-            await self.clock.sleep(deadline - self.clock.now())
+            # work to absolute deadlines, so that timer overshoot does not accumulate; a load
+            # on the host may slow or stop it (Pace)
+            deadline = await self.pace.work(started, self.spec.ttft_s)
             step = max(1, -(-n_tokens // STREAM_CHUNKS))
             done = 0
             while done < n_tokens:
                 chunk = min(step, n_tokens - done)
-                deadline += chunk / self.spec.tokens_per_s
-                await self.clock.sleep(deadline - self.clock.now())
+                deadline = await self.pace.work(deadline, chunk / self.spec.tokens_per_s)
                 done += chunk
                 self.stats.tokens_generated += chunk
                 yield chunk

@@ -68,6 +68,12 @@ class HostSpec:
     ttft_s: float = 0.3
     tokens_per_s: float = 30.0
     default_ttl_s: float = 3600.0  # idle unload timer of JIT-loaded models
+    # What a load does to the host's other work (docs/SIMULATOR.md): with
+    # load_blocks_generation nothing generates while a load runs (the seeds' LM Studio ran JIT
+    # loads inside its serialized requests); else generation loses `load_slowdown` (0 to 1) of
+    # its speed while a load runs (memory bandwidth). The default: a load costs nothing.
+    load_blocks_generation: bool = False
+    load_slowdown: float = 0.0
     api_token: str | None = None  # require `Authorization: Bearer <token>` when set
     models: tuple[ModelSpec, ...] = ()
     hazards: HazardSpec = field(default_factory=HazardSpec)
@@ -132,6 +138,8 @@ def validate_host(spec: HostSpec, path: str = "<spec>", where: str = "host") -> 
     for name in ("memory_gb", "load_gb_per_s", "tokens_per_s"):
         if getattr(spec, name) <= 0:
             raise ConfigError(path, f"{where}.{name}", "must be positive")
+    if not 0.0 <= spec.load_slowdown <= 1.0:
+        raise ConfigError(path, f"{where}.load_slowdown", "must be between 0 and 1")
     if spec.slots_per_model < 1 or spec.slots_per_host < 1:
         raise ConfigError(path, f"{where}.slots_per_host", "slots must be at least 1")
     if not spec.models:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from botcluster.bench.bound import exclusive, lower_bound, reply_tokens
@@ -76,3 +78,20 @@ def test_service_time_is_the_fastest_host_that_has_the_model() -> None:
 def test_a_model_no_host_has_is_an_error() -> None:
     with pytest.raises(ValueError, match="no host"):
         lower_bound([req("C")], ClusterSpec(hosts=(host(),)))
+
+
+def test_a_host_whose_loads_block_generation_pays_every_slot_for_a_load() -> None:
+    # Room for A and B at once (12 GB), but nothing generates while B loads: the load idles both
+    # slots for 2 s, as on a host that cannot hold both: (3 * 2.5 + 2 * 2) / 2 = 5.75.
+    blocking = replace(host(memory_gb=12.0), load_blocks_generation=True)
+    assert exclusive(blocking, "B")
+    b = lower_bound([req("A", i=0), req("A", i=1), req("B", i=2)], ClusterSpec(hosts=(blocking,)))
+    assert b.work_s == pytest.approx(5.75)
+
+
+def test_a_load_slowdown_adds_no_slot_time_to_the_bound() -> None:
+    # A host that is not generating loses nothing to a slowdown, so the bound cannot charge it.
+    slowed = replace(host(memory_gb=12.0), load_slowdown=0.5)
+    assert not exclusive(slowed, "B")
+    b = lower_bound([req("A", i=0), req("A", i=1), req("B", i=2)], ClusterSpec(hosts=(slowed,)))
+    assert b.work_s == pytest.approx(3.75)

@@ -133,11 +133,13 @@ def test_bearer_token_is_required_when_set() -> None:
 def test_ttl_unloads_an_idle_jit_model() -> None:
     async def scenario(cluster: SimCluster) -> None:
         c = client(cluster)
-        await chat(c, "beta", extra_body={"ttl": 20})
+        # 60 simulated seconds (0.6 s real) between the reply and the check that the model is
+        # still loaded: a shorter TTL expired first on a busy machine
+        await chat(c, "beta", extra_body={"ttl": 60})
         await c.close()
         v1 = {m["key"]: m for m in (await get(cluster, "/api/v1/models")).json()["models"]}
-        assert v1["beta"]["loaded_instances"][0]["config"]["ttl"] == 20
-        await cluster.clock.sleep(40)
+        assert v1["beta"]["loaded_instances"][0]["config"]["ttl"] == 60
+        await cluster.clock.sleep(120)
         stats = (await get(cluster, "/sim/stats")).json()
         assert stats["ttl_unloads"] == 1
         assert stats["instances"] == []
