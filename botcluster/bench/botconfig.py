@@ -61,7 +61,13 @@ def write_config(workdir: Path, cluster: ClusterSpec, urls: dict[str, str],
         lines += ["[[hosts]]", f"name = {_q(h.name)}", f"url = {_q(urls[h.name])}",
                   'kind = "lmstudio"', f"slots = {h.slots_per_host}",
                   f"memory_gb = {h.memory_gb * ADAPTER_GB_PER_SIM_GB:.4f}",
-                  f"models = [{models}]", ""]
+                  f"models = [{models}]",
+                  # What an operator knows of their host: whether it generates while it loads,
+                  # and its speeds as first guesses (the bot replaces them with measurements).
+                  "load_while_generating = "
+                  f"{'false' if h.load_blocks_generation else 'true'}",
+                  f"load_gb_per_s = {h.load_gb_per_s * ADAPTER_GB_PER_SIM_GB:.4f}",
+                  f"tokens_per_s = {h.tokens_per_s}", f"ttft_s = {h.ttft_s}", ""]
     first = cluster.hosts[0]
     warm_model = next((m.key for m in first.models if m.loaded), first.models[0].key)
     warm = Persona(WARMUP_ENTITY, warm_model, 4)
