@@ -16,15 +16,13 @@ import pytest
 
 from botcluster import __version__
 from tests.observability.botrun import post_and_wait
+from tests.support.chromium import chromium
 from tests.support.procs import botcluster_cmd, running
 from tests.support.simbot import SimBot, cluster_toml, sim_cluster, write_bot
 from tests.support.site import post_human, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
 # Set to a path (e.g. docs/operator-page.png) to save the page's screenshot there.
 SCREENSHOT_ENV = "BOTCLUSTER_OPERATOR_SCREENSHOT"
@@ -68,13 +66,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.mark.browser
