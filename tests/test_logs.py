@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from botcluster.logs import NOISY_LOGGERS, clear_secrets, register_secret, setup_logging
+from botcluster.logs import clear_secrets, register_secret, setup_logging
+from tests.support.logstate import logging_restored
 
 LOGGER = "botcluster.core.supervisor"
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO botcluster\.core\.supervisor ")
@@ -18,16 +19,8 @@ TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ INFO botcluster\.core\.
 
 @pytest.fixture(autouse=True)
 def clean_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
-    yield
-    for h in list(root.handlers):
-        if h not in handlers:
-            root.removeHandler(h)
-    root.setLevel(level)
-    for name, old in noisy.items():
-        logging.getLogger(name).setLevel(old)
+    with logging_restored():
+        yield
     clear_secrets()
 
 

@@ -7,7 +7,6 @@ import asyncio
 import importlib
 import io
 import json
-import logging
 import os
 import signal
 import socket
@@ -20,7 +19,8 @@ import pytest
 
 from botcluster.config.model import HostConfig
 from botcluster.hosts.adapters import adapter_for
-from botcluster.logs import NOISY_LOGGERS, setup_logging
+from botcluster.logs import setup_logging
+from tests.support.logstate import logging_restored
 from tests.support.procs import botcluster_cmd, running
 
 # The HTTP package the installed openai uses (httpx before openai 3, httpx2 from 3 on).
@@ -33,16 +33,8 @@ COMPLETION = {"id": "c1", "object": "chat.completion", "created": 0, "model": "m
 
 @pytest.fixture
 def clean_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    noisy = {name: logging.getLogger(name).level for name in NOISY_LOGGERS}
-    yield
-    for h in list(root.handlers):
-        if h not in handlers:
-            root.removeHandler(h)
-    root.setLevel(level)
-    for name, old in noisy.items():
-        logging.getLogger(name).setLevel(old)
+    with logging_restored():
+        yield
 
 
 def one_chat_call(level: str) -> list[dict[str, object]]:
